@@ -1,0 +1,1 @@
+"""Data stage: corpora from package registries (pinned, checksummed), parsed, split, TFDS-built."""
