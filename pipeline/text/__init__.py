@@ -1,0 +1,6 @@
+"""Tokenizer and vocabulary, usable from Python and inside TF graphs."""
+
+from pipeline.text.tokenizer import Tokenizer
+from pipeline.text.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Vocabulary
+
+__all__ = ["BOS_ID", "EOS_ID", "PAD_ID", "UNK_ID", "Tokenizer", "Vocabulary"]
