@@ -17,8 +17,9 @@ SETUP_STAMP    := $(VENV)/.installed
 DATA_STAMP     := data/processed/data_manifest.json
 TOKENIZE_STAMP := data/processed/tokenize_manifest.json
 
-DATA_CODE     := $(wildcard pipeline/*.py pipeline/data/*.py)
-TOKENIZE_CODE := $(wildcard pipeline/*.py pipeline/text/*.py)
+CORE_CODE     := pipeline/__init__.py pipeline/config.py pipeline/io.py
+DATA_CODE     := $(CORE_CODE) $(wildcard pipeline/data/*.py) pipeline/text/tokenizer.py
+TOKENIZE_CODE := $(CORE_CODE) pipeline/tokenize.py $(wildcard pipeline/text/*.py)
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED := 0
