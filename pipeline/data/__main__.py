@@ -77,6 +77,8 @@ def build_tfds(paths: Paths) -> dict[str, dict[str, int]]:
 
     from pipeline.data.tfds_builders import LOCAL_DATASETS
 
+    if not sys.stderr.isatty():  # nested bars turn into pages of escape codes in a log file
+        tfds.disable_progress_bar()
     config = tfds.download.DownloadConfig(
         manual_dir=str(paths.processed),
         download_mode=tfds.download.GenerateMode.FORCE_REDOWNLOAD,

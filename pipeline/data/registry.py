@@ -218,7 +218,9 @@ def fetch(artifact: Artifact, raw_dir: str | Path) -> Path:
     The download happens in a temporary folder inside ``raw_dir`` and is renamed into place
     only after its checksum matches, so a failed or interrupted fetch leaves nothing behind.
     """
-    raw_dir = Path(raw_dir)
+    # Absolute, because the clients run inside the temporary folder and would resolve a
+    # relative destination against it.
+    raw_dir = Path(raw_dir).resolve()
     dest = raw_dir / artifact.filename
     if dest.exists():
         verify(artifact, dest)
