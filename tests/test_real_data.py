@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import numpy as np
@@ -23,17 +22,20 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _texts(name: str, split: str, key: str) -> list[str]:
-    dataset = load(name, split, data_dir=PATHS.tfds).map(lambda ex: ex[key])
-    return [t.decode("utf-8") for t in dataset.as_numpy_iterator()]
+def _texts(name: str, split: str, *keys: str, limit: int = -1) -> list[tuple[str, ...]]:
+    """Rows of ``keys``; TFDS stores examples shuffled, so the first ``limit`` are a sample."""
+    dataset = load(name, split, data_dir=PATHS.tfds).take(limit)
+    batches = dataset.map(lambda ex: tuple(ex[k] for k in keys)).batch(8192)
+    return [
+        tuple(t.decode("utf-8") for t in row)
+        for batch in batches.as_numpy_iterator()
+        for row in zip(*batch, strict=True)
+    ]
 
 
 def test_translation_split_sizes_and_no_leakage():
     config = PRESETS["default"].data
-    splits = {
-        name: list(zip(_texts("ding_de_en", s, "de"), _texts("ding_de_en", s, "en"), strict=True))
-        for name, s in tokenize.TFDS_SPLIT.items()
-    }
+    splits = {name: _texts("ding_de_en", s, "de", "en") for name, s in tokenize.TFDS_SPLIT.items()}
     key = ding.sentence_key
     assert len({key(de) for de, _ in splits["test"]}) == config.n_test
     assert len({key(de) for de, _ in splits["dev"]}) == config.n_dev
@@ -49,8 +51,7 @@ def test_translation_split_sizes_and_no_leakage():
      ("ding_de_en", "train", "en", "en"), ("rt_polarity", "train", "text", "en")],
 )  # fmt: skip
 def test_graph_tokenizer_equals_nltk_on_real_text(name, split, key, lang):
-    texts = _texts(name, split, key)
-    sample = random.Random(0).sample(texts, min(3000, len(texts)))
+    sample = [text for (text,) in _texts(name, split, key, limit=3000)]
     tokenizer = Tokenizer(lang)
     graph = tokenizer.tf_tokenize(tf.constant(sample)).to_list()
     mismatches = [
