@@ -23,6 +23,7 @@ class Paths:
     data: Path = Path("data")
     reports: Path = Path("reports")
     saved_models: Path = Path("saved_models")
+    runs: Path = Path("runs")  # checkpoints and TensorBoard logs of training runs
 
     @property
     def raw(self) -> Path:
@@ -63,20 +64,75 @@ class TokenizeConfig:
 
 
 @dataclass(frozen=True)
+class LMConfig:
+    level: str = "word"  # or "char"
+    cell: str = "gru"  # any pipeline.rnn kind
+    layers: int = 1
+    # Word level: the corpus vocabulary's most frequent words (ids are frequency-ranked).
+    # Character level: characters seen at least char_min_count times.
+    vocab_size: int = 30_000
+    char_min_count: int = 20
+    embed_dim: int = 128
+    units: int = 256
+    dropout: float = 0.1
+    max_len: int = 64  # tokens per training sentence; char level uses char_max_len
+    char_max_len: int = 256
+    batch_size: int = 256  # large batches amortize the per-time-step overhead on a CPU
+    # Negatives for the sampled softmax in training (0: full softmax). A full 30k-way softmax
+    # is ~90% of the training FLOPs on a CPU; evaluation always uses the full softmax.
+    num_sampled: int = 1024
+    learning_rate: float = 2e-3
+    clipnorm: float = 1.0
+    epochs: int = 6
+    steps_per_epoch: int = 200
+    held_out: int = 5000  # sentences kept out of training for perplexity
+    val_sentences: int = 500  # of those, evaluated after every epoch
+    sample_max_len: int = 40  # cap on generated tokens (char level: 4x)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class Preset:
     data: DataConfig
     tokenize: TokenizeConfig
+    lm: LMConfig = LMConfig()
 
 
 PRESETS: dict[str, Preset] = {
     "smoke": Preset(
         DataConfig(n_test=3, n_dev=3, n_folds=2, min_corpus_tokens=0),
         TokenizeConfig(corpus_min_count=1, translate_min_count=1, batch_size=16),
+        LMConfig(
+            vocab_size=200,
+            char_min_count=1,
+            embed_dim=16,
+            units=32,
+            num_sampled=0,
+            max_len=16,
+            char_max_len=64,
+            batch_size=8,
+            epochs=2,
+            steps_per_epoch=5,
+            held_out=4,
+            val_sentences=4,
+            sample_max_len=12,
+        ),
     ),
     "default": Preset(DataConfig(), TokenizeConfig()),
     "full": Preset(
         DataConfig(),
         TokenizeConfig(corpus_min_count=3, corpus_max_size=300_000, translate_min_count=1),
+        LMConfig(
+            vocab_size=50_000,
+            layers=2,
+            embed_dim=256,
+            units=1024,
+            dropout=0.3,
+            batch_size=128,
+            epochs=20,
+            steps_per_epoch=2000,
+            num_sampled=4096,
+        ),
     ),
 }
 

@@ -82,7 +82,12 @@ class Tokenizer:
         return [self.tokenize(t) for t in texts]
 
     def tf_tokenize(self, texts: tf.Tensor) -> tf.RaggedTensor:
-        """Tokenize a string tensor of any shape in the graph; returns ``shape + [None]``.
+        """Tokenize a string tensor of any shape in the graph; returns ``shape + [None]``."""
+        spaced = tf.strings.regex_replace(self.tf_normalize(texts), self.pattern, r" \0 ")
+        return tf.strings.split(spaced)
+
+    def tf_normalize(self, texts: tf.Tensor) -> tf.Tensor:
+        """The text the tokens are cut from, also what a character-level model reads.
 
         Invalid UTF-8 is repaired to U+FFFD first, because RE2 would otherwise reject the
         whole batch; the Python path does the same through ``errors="replace"``.
@@ -96,5 +101,4 @@ class Tokenizer:
         texts = tf.strings.regex_replace(texts, _APOSTROPHE, "'")
         if self.lowercase:
             texts = tf.strings.lower(texts, encoding="utf-8")
-        spaced = tf.strings.regex_replace(texts, self.pattern, r" \0 ")
-        return tf.strings.split(spaced)
+        return texts
