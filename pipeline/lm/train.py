@@ -1,0 +1,213 @@
+"""``python -m pipeline.lm.train``: train the recurrent language model and export it.
+
+Reads the corpus of ``make tokenize`` (word level: the id stream and its vocabulary; character
+level: the corpus text), holds out the last sentences of the (shuffled) corpus, trains with
+Keras ``fit`` (TensorBoard logs and a resumable backup under ``runs/<name>``), measures
+held-out perplexity against a unigram baseline, and exports ``saved_models/<name>/1``.
+Writes ``reports/<name>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+import warnings
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from pipeline import tokenize
+from pipeline.config import (
+    PRESETS,
+    LMConfig,
+    Paths,
+    add_common_args,
+    override,
+    setup_logging,
+)
+from pipeline.data.load import load
+from pipeline.io import write_json
+from pipeline.lm import data
+from pipeline.lm.export import TextCodec, export
+from pipeline.lm.model import LanguageModel
+from pipeline.rnn import KINDS
+from pipeline.text import EOS_ID, PAD_ID, UNK_ID, Vocabulary
+
+log = logging.getLogger("pipeline.lm")
+
+# Keras warns that fit ignores shuffle for a tf.data input (ours shuffles itself) and that the
+# finite validation set "ran out of data"; neither is actionable.
+warnings.filterwarnings("ignore", message=".*shuffle=True.*", category=UserWarning)
+warnings.filterwarnings("ignore", message=".*ran out of data.*", category=UserWarning)
+
+
+def model_name(level: str) -> str:
+    return "lm" if level == "word" else f"lm_{level}"
+
+
+def word_corpus(paths: Paths, config: LMConfig) -> tuple[tf.RaggedTensor, Vocabulary]:
+    vocab = Vocabulary.load(paths.processed / tokenize.CORPUS_VOCAB)
+    vocab = Vocabulary(vocab.tokens[: config.vocab_size])
+    ids_path = paths.processed / tokenize.CORPUS_IDS
+    if not ids_path.exists():
+        raise FileNotFoundError(f"{ids_path} is missing; run `make tokenize` first")
+    return data.sentences_from_stream(np.load(ids_path), len(vocab)), vocab
+
+
+def char_corpus(paths: Paths, config: LMConfig) -> tuple[tf.RaggedTensor, Vocabulary]:
+    """Characters of every corpus line; rare characters (stray symbols, scripts) become UNK."""
+    texts = load("en_corpus", "train", data_dir=paths.tfds).map(lambda ex: ex["text"])
+    codec = TextCodec(Vocabulary.build({}), "char")
+    chunks = list(texts.batch(4096).map(codec.tf_units, num_parallel_calls=tf.data.AUTOTUNE))
+    if not chunks:
+        raise ValueError("the English corpus is empty; run `make data` again")
+    counts: Counter[str] = Counter()
+    for chars in chunks:
+        values, freq = np.unique(chars.flat_values.numpy(), return_counts=True)
+        counts.update({v.decode("utf-8"): int(f) for v, f in zip(values, freq, strict=True)})
+    vocab = Vocabulary.build(counts, config.char_min_count, config.vocab_size)
+    table = vocab.lookup_table()
+    sentences = tf.concat([tf.cast(table.lookup(chars), tf.int32) for chars in chunks], axis=0)
+    return data.with_eos(sentences), vocab
+
+
+def unigram_perplexity(train: tf.RaggedTensor, held: tf.RaggedTensor, vocab_size: int) -> float:
+    """The no-context baseline: add-one unigram probabilities from the training sentences."""
+    counts = np.bincount(train.flat_values.numpy(), minlength=vocab_size).astype(np.float64)
+    counts[PAD_ID] = 0.0
+    log_p = np.log((counts + 1.0) / (counts.sum() + vocab_size))
+    return float(np.exp(-log_p[held.flat_values.numpy()].mean()))
+
+
+def train(paths: Paths, config: LMConfig) -> dict[str, Any]:
+    """The whole stage; returns the report it writes to ``reports/<name>.json``."""
+    name = model_name(config.level)
+    keras.utils.set_random_seed(config.seed)
+    load_corpus = word_corpus if config.level == "word" else char_corpus
+    sentences, vocab = load_corpus(paths, config)
+    max_len = config.max_len if config.level == "word" else config.char_max_len
+    train_sents, held = data.split_held_out(sentences, config.held_out)
+    log.info(
+        "%s-level LM: %d training sentences (%d tokens), %d held out, vocabulary %d",
+        config.level, int(train_sents.nrows()), int(tf.size(train_sents.flat_values)),
+        int(held.nrows()), len(vocab),
+    )  # fmt: skip
+
+    model = LanguageModel(
+        len(vocab),
+        embed_dim=config.embed_dim,
+        units=config.units,
+        layers=config.layers,
+        cell=config.cell,
+        dropout=config.dropout,
+        num_sampled=config.num_sampled,
+    )
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=config.clipnorm))
+    run_dir = paths.runs / name
+    batches = dict(batch_size=config.batch_size, max_len=max_len)
+    train_ds = data.batches(train_sents, **batches, shuffle=True, seed=config.seed, repeat=True)
+    val_ds = data.batches(held[: config.val_sentences], **batches, shuffle=False)
+    callbacks = [
+        # Resumes an interrupted run from its last finished epoch; deleted when training ends.
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), update_freq=50),
+    ]
+    start = time.perf_counter()
+    history = model.fit(
+        train_ds,
+        epochs=config.epochs,
+        steps_per_epoch=config.steps_per_epoch,
+        validation_data=val_ds,
+        callbacks=callbacks,
+        verbose=1 if sys.stderr.isatty() else 2,  # one line per epoch in log files
+    )
+    seconds = time.perf_counter() - start
+
+    held_ds = data.batches(held, **batches, shuffle=False)
+    evaluation = model.evaluate(held_ds, return_dict=True, verbose=0)
+    held_targets = held.flat_values.numpy()
+    codec = TextCodec(vocab, config.level)
+    sample_max_len = config.sample_max_len * (1 if config.level == "word" else 4)
+    saved = export(model, codec, sample_max_len, paths.saved_models / name / "1")
+
+    reloaded = tf.saved_model.load(str(saved))
+    tf.random.set_seed(config.seed)
+    samples = reloaded.sample(n=tf.constant(5), temperature=tf.constant(0.8))["sentences"]
+    greedy = reloaded.sample(n=tf.constant(1), temperature=tf.constant(0.0))["sentences"]
+    report = {
+        "config": asdict(config),
+        "model": str(saved),
+        "vocab_size": len(vocab),
+        "train_sentences": int(train_sents.nrows()),
+        "train_tokens": int(tf.size(train_sents.flat_values)),
+        "train_steps": len(history.epoch) * config.steps_per_epoch,
+        "held_out_sentences": int(held.nrows()),
+        "held_out_tokens": int(held_targets.size),
+        "held_out_unk_rate": round(float(np.mean(held_targets == UNK_ID)), 5),
+        "held_out_eos_share": round(float(np.mean(held_targets == EOS_ID)), 5),
+        "held_out_max_len": max_len,
+        "perplexity": round(float(evaluation["perplexity"]), 2),
+        "unigram_perplexity": round(unigram_perplexity(train_sents, held, len(vocab)), 2),
+        "train_seconds": round(seconds, 1),
+        "history": {k: [round(float(v), 4) for v in vs] for k, vs in history.history.items()},
+        "samples_t0.8": [s.decode("utf-8") for s in samples.numpy()],
+        "greedy": greedy.numpy()[0].decode("utf-8"),
+    }
+    write_json(paths.reports / f"{name}.json", report)
+    return report
+
+
+def summary(report: dict[str, Any]) -> str:
+    lines = [
+        f"{report['model']}: held-out perplexity {report['perplexity']:.1f} "
+        f"(unigram baseline {report['unigram_perplexity']:.1f}) over "
+        f"{report['held_out_tokens']:,} tokens, UNK {report['held_out_unk_rate']:.2%}; "
+        f"trained {report['train_seconds']:.0f} s",
+        "samples (temperature 0.8):",
+        *(f"  {s}" for s in report["samples_t0.8"]),
+        f"greedy: {report['greedy']}",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.lm.train", description=__doc__.split("\n\n")[0]
+    )
+    add_common_args(parser)
+    parser.add_argument("--saved-models-dir", type=Path, default=Paths.saved_models)
+    parser.add_argument("--level", choices=("word", "char"), help="tokens or characters")
+    parser.add_argument("--cell", choices=KINDS, help="recurrent cell (pipeline.rnn kind)")
+    parser.add_argument("--layers", type=int, help="stacked recurrent layers")
+    parser.add_argument("--vocab-size", type=int, help="most frequent words/chars kept")
+    parser.add_argument("--embed-dim", type=int)
+    parser.add_argument("--units", type=int, help="recurrent state size")
+    parser.add_argument("--dropout", type=float)
+    parser.add_argument("--num-sampled", type=int, help="sampled-softmax negatives (0: full)")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--learning-rate", type=float)
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--steps-per-epoch", type=int)
+    parser.add_argument("--seed", type=int)
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    paths = Paths(data=args.data_dir, reports=args.reports_dir, saved_models=args.saved_models_dir)
+    config = override(PRESETS[args.preset].lm, **vars(args))
+    try:
+        report = train(paths, config)
+    except (FileNotFoundError, ValueError) as err:
+        log.error("%s", err)
+        return 1
+    print(summary(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
