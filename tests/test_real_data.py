@@ -72,3 +72,21 @@ def test_vocabularies_and_corpus_stream_match_the_report():
     assert report["corpus"]["tokens"] >= PRESETS["default"].data.min_corpus_tokens
     for lang in ("de", "en"):
         assert len(Vocabulary.load(Path(PATHS.processed / tokenize.vocab_file(lang)))) > 5_000
+
+
+LM_REPORT = PATHS.reports / "lm.json"
+
+
+@pytest.mark.skipif(not LM_REPORT.exists(), reason="language model not trained: run `make lm`")
+def test_language_model_beats_the_unigram_baseline_and_samples_sentences():
+    report = json.loads(LM_REPORT.read_text())
+    assert report["perplexity"] < 0.5 * report["unigram_perplexity"]
+    lm = tf.saved_model.load(report["model"])
+    scores = lm.score(tf.constant(["the president said that the economy is strong .",
+                                   "strong is economy the that said president the ."]))  # fmt: skip
+    fluent, shuffled = scores["log_prob"].numpy()
+    assert fluent > shuffled + 5
+    tf.random.set_seed(0)
+    sentences = lm.sample(n=tf.constant(20), temperature=tf.constant(0.7))["sentences"].numpy()
+    cap = report["config"]["sample_max_len"]
+    assert all(0 < len(s.split()) <= cap for s in sentences)
