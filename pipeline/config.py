@@ -92,10 +92,38 @@ class LMConfig:
 
 
 @dataclass(frozen=True)
+class EmbeddingsConfig:
+    """Hyperparameters shared by word2vec and GloVe, and each one's own (gensim's defaults)."""
+
+    dim: int = 100
+    window: int = 5  # word2vec: maximum of the dynamic window; GloVe: the fixed window
+    # Words of the corpus vocabulary (frequency-ranked, min_count applied by make tokenize)
+    # that are embedded; rarer words are dropped from the training text, as gensim does.
+    max_vocab: int = 100_000
+    seed: int = 0
+    # word2vec: skip-gram with negative sampling
+    negatives: int = 5
+    subsample: float = 1e-3  # gensim's `sample`
+    epochs: int = 5
+    learning_rate: float = 0.025  # decays linearly to min_learning_rate
+    min_learning_rate: float = 1e-4
+    batch_size: int = 8192  # (center, context) pairs per step
+    # GloVe
+    glove_epochs: int = 25
+    glove_x_max: float = 100.0
+    glove_alpha: float = 0.75
+    glove_learning_rate: float = 0.05
+    glove_batch_size: int = 65_536  # nonzero co-occurrence cells per step
+    # Evaluation
+    analogy_restrict: int = 30_000  # analogy answers searched among the most frequent words
+
+
+@dataclass(frozen=True)
 class Preset:
     data: DataConfig
     tokenize: TokenizeConfig
     lm: LMConfig = LMConfig()
+    embeddings: EmbeddingsConfig = EmbeddingsConfig()
 
 
 PRESETS: dict[str, Preset] = {
@@ -116,6 +144,15 @@ PRESETS: dict[str, Preset] = {
             held_out=4,
             val_sentences=4,
             sample_max_len=12,
+        ),
+        EmbeddingsConfig(
+            dim=8,
+            window=2,
+            epochs=2,
+            batch_size=64,
+            glove_epochs=5,
+            glove_batch_size=64,
+            analogy_restrict=100,
         ),
     ),
     "default": Preset(DataConfig(), TokenizeConfig()),

@@ -1,0 +1,278 @@
+"""word2vec skip-gram with negative sampling (SGNS), trained in TensorFlow.
+
+As in Mikolov et al. (2013) and gensim: frequent words are subsampled, each center word draws
+its window size uniformly from 1..window (nearer words count more often), k negatives come from
+the unigram distribution raised to 0.75, and plain SGD's learning rate decays linearly with
+the share of the corpus processed. P(y=1 | c, t) = σ(θ_t · e_c).
+
+Everything per pair happens in the graph: ``tf.data`` cuts the corpus into chunks of whole
+sentences, subsamples and pairs each chunk with batched ops (one slice per window offset),
+and ``rebatch`` turns the chunks into fixed-size batches. A step gathers the rows it needs and
+scatters its updates back, so it costs O(batch * (k + 2) * dim) whatever the vocabulary.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from pipeline.embeddings.corpus import Corpus
+
+log = logging.getLogger("pipeline.embeddings.word2vec")
+
+CHUNK_TOKENS = 200_000
+
+
+@dataclass(frozen=True)
+class SGNSConfig:
+    dim: int = 100
+    window: int = 5
+    negatives: int = 5
+    subsample: float = 1e-3
+    epochs: int = 5
+    learning_rate: float = 0.025
+    min_learning_rate: float = 1e-4
+    batch_size: int = 8192
+    seed: int = 0
+
+
+def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:
+    """word2vec's (and gensim's) subsampling: P(keep w) = (sqrt(f/t) + 1) * t/f, capped at 1.
+
+    ``f`` is the word's count and ``t = sample * total``; words rarer than t are always kept.
+    """
+    if sample <= 0:
+        return np.ones(len(counts))
+    threshold = sample * counts.sum()
+    counts = np.maximum(counts, 1).astype(np.float64)
+    return np.minimum(1.0, (np.sqrt(counts / threshold) + 1.0) * threshold / counts)
+
+
+def negative_cdf(counts: np.ndarray, power: float = 0.75) -> np.ndarray:
+    """Cumulative unigram^0.75 distribution; sampling is a binary search into it."""
+    weights = np.power(counts.astype(np.float64), power)
+    return np.cumsum(weights / weights.sum())
+
+
+def _chunk_bounds(row_splits: np.ndarray, chunk_tokens: int) -> np.ndarray:
+    """[start, end) token ranges of roughly ``chunk_tokens`` that never split a sentence."""
+    targets = np.arange(chunk_tokens, row_splits[-1], chunk_tokens)
+    cuts = np.unique(row_splits[np.searchsorted(row_splits, targets)])
+    edges = np.unique(np.concatenate([[0], cuts, [row_splits[-1]]]))
+    return np.stack([edges[:-1], edges[1:]], axis=1)
+
+
+def pair_dataset(corpus: Corpus, config: SGNSConfig) -> tf.data.Dataset:
+    """Batches of (center, context, position) int32/float32 for one epoch, built in the graph.
+
+    ``position`` is the center's place in the corpus as a fraction, for the learning-rate
+    schedule and the progress bar. Chunks come in corpus order (``make data`` already stored
+    the lines shuffled), pairs within a chunk are shuffled.
+    """
+    tokens = tf.constant(corpus.tokens)
+    sentence = tf.constant(
+        np.repeat(np.arange(corpus.num_sentences, dtype=np.int32), np.diff(corpus.row_splits))
+    )
+    keep = tf.constant(keep_probabilities(corpus.counts, config.subsample), tf.float32)
+    total = float(len(corpus.tokens))
+    window = config.window
+    bounds = _chunk_bounds(corpus.row_splits, CHUNK_TOKENS)
+
+    def pairs(bound: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        start, end = bound[0], bound[1]
+        words, sents = tokens[start:end], sentence[start:end]
+        position = tf.cast(tf.range(start, end), tf.float32) / total
+        kept = tf.random.uniform(tf.shape(words)) < tf.gather(keep, words)
+        words, sents = words[kept], sents[kept]
+        position = position[kept]
+        reach = tf.random.uniform(tf.shape(words), 1, window + 1, tf.int32)  # dynamic window
+        centers, contexts, positions = [], [], []
+        for d in range(1, window + 1):
+            same = tf.equal(sents[:-d], sents[d:])
+            forward = same & (reach[:-d] >= d)  # left word is the center
+            backward = same & (reach[d:] >= d)  # right word is the center
+            centers += [words[:-d][forward], words[d:][backward]]
+            contexts += [words[d:][forward], words[:-d][backward]]
+            positions += [position[:-d][forward], position[d:][backward]]
+        batch = tf.stack([tf.concat(centers, 0), tf.concat(contexts, 0)], axis=1)
+        order = tf.random.shuffle(tf.range(tf.shape(batch)[0]))
+        return (
+            tf.gather(batch[:, 0], order),
+            tf.gather(batch[:, 1], order),
+            tf.gather(tf.concat(positions, 0), order),
+        )
+
+    return (
+        tf.data.Dataset.from_tensor_slices(bounds)
+        .map(pairs, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .rebatch(config.batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def linear_decay(schedule: tf.Tensor, position: tf.Tensor) -> tf.Tensor:
+    """word2vec's rate: ``start`` falling linearly to ``end`` over all epochs of the corpus.
+
+    ``schedule`` is (start, end, epoch, epochs); ``position`` the corpus fraction reached.
+    """
+    start, end, epoch, epochs = tf.unstack(schedule)
+    return start - (start - end) * tf.minimum((epoch + position) / epochs, 1.0)
+
+
+class SGNS(tf.Module):
+    """The two embedding matrices and the SGD steps; the input vectors are the embeddings."""
+
+    def __init__(self, vocab_size: int, dim: int, negative_cdf: np.ndarray, seed: int) -> None:
+        super().__init__()
+        init = np.random.default_rng(seed).uniform(-0.5 / dim, 0.5 / dim, (vocab_size, dim))
+        self.input = tf.Variable(init.astype(np.float32), name="input")  # e_c
+        self.output = tf.Variable(tf.zeros([vocab_size, dim]), name="output")  # θ_t
+        self.cdf = tf.constant(negative_cdf, tf.float64)
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+
+    def sample_negatives(self, shape: tf.Tensor) -> tf.Tensor:
+        uniform = tf.random.uniform(shape, dtype=tf.float64)
+        draws = tf.searchsorted(self.cdf, tf.reshape(uniform, [-1]), side="right")
+        return tf.reshape(tf.minimum(tf.cast(draws, tf.int32), tf.size(self.cdf) - 1), shape)
+
+    def gradients(
+        self, centers: tf.Tensor, contexts: tf.Tensor, negatives: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Closed-form gradients of the summed SGNS loss for the gathered rows, and its mean.
+
+        The loss is -log σ(θ_o·e_c) - Σ_k log σ(-θ_k·e_c) per pair (center c, context o,
+        negatives k).
+
+        d/dx -log σ(x) = σ(x) - 1 and d/dx -log σ(-x) = σ(x); writing them out avoids
+        the tape and lets one scatter per matrix apply every row's update.
+        Returns (grad for input rows ``centers``, grad for output rows
+        ``[contexts; negatives]`` in that order, mean loss per pair).
+        """
+        e = tf.gather(self.input, centers)
+        theta_pos = tf.gather(self.output, contexts)
+        theta_neg = tf.gather(self.output, negatives)
+        positive = tf.reduce_sum(e * theta_pos, axis=-1)
+        negative = tf.einsum("bd,bkd->bk", e, theta_neg)
+        g_pos = tf.sigmoid(positive) - 1.0
+        g_neg = tf.sigmoid(negative)
+        grad_e = g_pos[:, None] * theta_pos + tf.einsum("bk,bkd->bd", g_neg, theta_neg)
+        grad_theta = tf.concat(
+            [g_pos[:, None] * e, tf.reshape(g_neg[..., None] * e[:, None, :], [-1, e.shape[-1]])],
+            axis=0,
+        )
+        loss = -tf.reduce_mean(tf.math.log_sigmoid(positive)) - tf.reduce_mean(
+            tf.reduce_sum(tf.math.log_sigmoid(-negative), axis=-1)
+        )
+        return grad_e, grad_theta, loss
+
+    def step(
+        self, centers: tf.Tensor, contexts: tf.Tensor, learning_rate: tf.Tensor, k: int
+    ) -> tf.Tensor:
+        """One SGD step on the summed loss, so each pair moves as in word2vec's C code."""
+        negatives = self.sample_negatives(tf.stack([tf.size(centers), k]))
+        grad_e, grad_theta, loss = self.gradients(centers, contexts, negatives)
+        # Rows repeated in a batch get the sum of their updates, as if applied in sequence
+        # from the same starting point. Averaging them instead (tried: mean and 1/sqrt(n)
+        # per row) starves frequent words and loses most of the analogy accuracy.
+        self.input.scatter_sub(tf.IndexedSlices(learning_rate * grad_e, centers))
+        rows = tf.concat([contexts, tf.reshape(negatives, [-1])], axis=0)
+        self.output.scatter_sub(tf.IndexedSlices(learning_rate * grad_theta, rows))
+        return loss
+
+    @tf.function
+    def run(
+        self, batches: tf.data.Iterator, steps: tf.Tensor, lr: tf.Tensor, k: int
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Up to ``steps`` steps in one graph call (few Python round trips per epoch).
+
+        ``lr`` is the :func:`linear_decay` schedule, applied at each batch's mean corpus
+        position as word2vec applies it at each word. Returns the summed
+        per-pair loss, the number of steps and pairs, and the furthest corpus position seen.
+        """
+        loss_sum, done, pairs, furthest = 0.0, 0, 0, 0.0
+        for _ in tf.range(steps):
+            batch = batches.get_next_as_optional()
+            if not batch.has_value():
+                break
+            centers, contexts, position = batch.get_value()
+            rate = linear_decay(lr, tf.reduce_mean(position))
+            loss_sum += self.step(centers, contexts, rate, k)
+            done += 1
+            pairs += tf.size(centers)
+            furthest = tf.maximum(furthest, tf.reduce_max(position))
+        return loss_sum, done, pairs, furthest
+
+
+STEPS_PER_CALL = 50
+
+
+def train(
+    corpus: Corpus,
+    config: SGNSConfig,
+    checkpoint_dir: Path | None = None,
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+) -> tuple[np.ndarray, dict[str, float]]:
+    """Train and return (embeddings (V, dim) float32, stats); resumes from ``checkpoint_dir``.
+
+    A checkpoint is written after every epoch, so an interrupted run loses at most one.
+    """
+    tf.random.set_seed(config.seed)
+    model = SGNS(len(corpus.words), config.dim, negative_cdf(corpus.counts), config.seed)
+    manager = None
+    if checkpoint_dir is not None:
+        checkpoint = tf.train.Checkpoint(model=model)
+        manager = tf.train.CheckpointManager(checkpoint, str(checkpoint_dir), max_to_keep=1)
+        if manager.latest_checkpoint:
+            checkpoint.restore(manager.latest_checkpoint)
+            log.info("resuming word2vec after epoch %d", int(model.epoch.numpy()))
+    words = len(corpus.tokens)
+    stats: dict[str, float] = {"words": 0.0, "pairs": 0.0, "seconds": 0.0}
+    while int(model.epoch.numpy()) < config.epochs:
+        epoch = int(model.epoch.numpy())
+        tf.random.set_seed(config.seed + epoch)
+        batches = iter(pair_dataset(corpus, config))
+        schedule = tf.constant(
+            [config.learning_rate, config.min_learning_rate, epoch, config.epochs], tf.float32
+        )
+        start, pairs, loss_sum, steps, shown = time.perf_counter(), 0, 0.0, 0, 0
+        with tqdm(total=words, desc=f"word2vec epoch {epoch + 1}/{config.epochs}", unit="word",
+                  unit_scale=True, mininterval=1.0) as bar:  # fmt: skip
+            while True:
+                loss, done, n, furthest = model.run(
+                    batches, tf.constant(STEPS_PER_CALL), schedule, config.negatives
+                )
+                loss_sum, steps, pairs = loss_sum + float(loss), steps + int(done), pairs + int(n)
+                seen = int(float(furthest) * words)
+                bar.update(max(0, seen - shown))
+                shown = max(shown, seen)
+                if int(done) < STEPS_PER_CALL:
+                    break
+            bar.update(words - shown)
+        seconds = time.perf_counter() - start
+        epoch_stats = {
+            "loss": loss_sum / max(steps, 1),
+            "pairs": pairs,
+            "seconds": seconds,
+            "words_per_second": words / seconds,
+        }
+        log.info(
+            "word2vec epoch %d: loss %.4f, %d pairs, %.0f s, %.0f words/s",
+            epoch + 1, epoch_stats["loss"], pairs, seconds, epoch_stats["words_per_second"],
+        )  # fmt: skip
+        stats["words"] += words
+        stats["pairs"] += pairs
+        stats["seconds"] += seconds
+        model.epoch.assign_add(1)
+        if manager is not None:
+            manager.save()
+        if on_epoch is not None:
+            on_epoch(epoch, epoch_stats)
+    stats["words_per_second"] = stats["words"] / max(stats["seconds"], 1e-9)
+    return model.input.numpy(), stats
