@@ -1,0 +1,377 @@
+"""Evaluate trained word vectors: analogies, word similarity, neighbours and a 2-D projection.
+
+Analogies follow gensim's ``evaluate_word_analogies``: 3CosAdd (argmax cos(w, b - a + c) over
+unit vectors) searched among the ``analogy_restrict`` most frequent words, the three query
+words excluded; a question counts only if its four words are all among those words, and
+accuracy is over the counted questions, with the share counted reported as coverage.
+Similarity is Spearman's rho between cosine and human scores over the pairs whose two words
+are in the vocabulary. Every model is scored by the same code, so a benchmark can pass
+gensim's vectors through :func:`evaluate_all` too.
+
+Writes ``reports/embeddings.json``, ``reports/embeddings.md`` (one table for all models) and
+``reports/embeddings_projection.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+from matplotlib.figure import Figure
+from scipy import stats
+
+from pipeline.config import (
+    PRESETS,
+    EmbeddingsConfig,
+    Paths,
+    add_common_args,
+    override,
+    paths_from_args,
+    setup_logging,
+)
+from pipeline.data.evalsets import Analogy, SimilarityPair
+from pipeline.embeddings.keyed_vectors import MODELS, KeyedVectors, load_trained, top_k
+from pipeline.io import atomic_path, write_json, write_text
+
+log = logging.getLogger(__name__)
+
+ANALOGY_DATASET = "word_analogy"
+SIMILARITY_DATASETS = {
+    "wordsim353": "word_similarity/wordsim353",
+    "simlex999": "word_similarity/simlex999",
+}
+SIMILARITY_LABELS = {"wordsim353": "WS-353", "simlex999": "SimLex-999"}
+PROBES = ("king", "france", "computer", "good", "run", "water")
+NEIGHBOURS = 8
+PROJECTION_WORDS = {
+    "countries": ("france", "germany", "italy", "spain", "japan", "china", "russia", "egypt"),
+    "capitals": ("paris", "berlin", "rome", "madrid", "tokyo", "beijing", "moscow", "cairo"),
+    "family": ("man", "woman", "king", "queen", "boy", "girl", "father", "mother", "son"),
+    "numbers": ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"),
+}
+REPORT_JSON = "embeddings.json"
+REPORT_MD = "embeddings.md"
+PROJECTION_PNG = "embeddings_projection.png"
+
+
+class EvalSets(NamedTuple):
+    analogies: list[Analogy]
+    similarity: dict[str, list[SimilarityPair]]  # keyed like SIMILARITY_DATASETS
+
+
+def _columns(name: str, paths: Paths) -> dict[str, np.ndarray]:
+    """A TFDS test split as columns, read in one batch (the sets hold under 20k rows)."""
+    from pipeline.data.load import load  # TensorFlow is only needed when reading TFDS
+
+    return next(load(name, "test", data_dir=paths.tfds).batch(1 << 20).as_numpy_iterator())
+
+
+def _strings(column: np.ndarray) -> list[str]:
+    return [v.decode("utf-8") for v in column]
+
+
+def load_eval_sets(paths: Paths) -> EvalSets:
+    """The Google analogies and the two similarity sets built by ``make data``."""
+    cols = _columns(ANALOGY_DATASET, paths)
+    analogies = [
+        Analogy(*q) for q in zip(*(_strings(cols[k]) for k in Analogy._fields), strict=True)
+    ]
+    similarity = {}
+    for key, name in SIMILARITY_DATASETS.items():
+        cols = _columns(name, paths)
+        scores = cols["score"].astype(float).tolist()
+        words = zip(_strings(cols["word1"]), _strings(cols["word2"]), scores, strict=True)
+        similarity[key] = [SimilarityPair(*p) for p in words]
+    return EvalSets(analogies, similarity)
+
+
+def _ids(kv: KeyedVectors, words: Iterable[str]) -> np.ndarray:
+    """Row numbers of lowercased ``words`` (our vocabulary is lowercase), -1 when unknown."""
+    return np.array([kv.index.get(w.lower(), -1) for w in words], dtype=np.int64)
+
+
+def _accuracy(correct: np.ndarray, covered: np.ndarray) -> dict[str, Any]:
+    n_correct, total = int(correct.sum()), int(covered.sum())
+    return {
+        "correct": n_correct,
+        "total": total,
+        "questions": len(covered),
+        "accuracy": n_correct / total if total else None,
+    }
+
+
+def evaluate_analogies(
+    kv: KeyedVectors,
+    questions: Iterable[tuple[str, str, str, str, str]],
+    restrict: int = 30_000,
+    batch_size: int = 1024,
+) -> dict[str, Any]:
+    """Accuracy of 3CosAdd on ``(section, a, b, c, d)`` questions: is d = argmax cos(., b - a + c)?
+
+    Returns per-section, semantic (sections not starting with "gram"), syntactic and total
+    ``correct``/``total`` (covered questions)/``questions``/``accuracy``, plus ``coverage``.
+    Scoring is one matrix product per ``batch_size`` questions.
+    """
+    questions = list(questions)
+    restrict = min(restrict, len(kv))
+    sections = np.array([q[0] for q in questions], dtype=object)
+    ids = _ids(kv, (w for q in questions for w in q[1:5])).reshape(len(questions), 4)
+    covered = np.all((ids >= 0) & (ids < restrict), axis=1)
+    correct = np.zeros(len(questions), dtype=bool)
+    candidates = kv.unit[:restrict].T
+    rows = np.flatnonzero(covered)
+    for start in range(0, len(rows), batch_size):
+        batch = rows[start : start + batch_size]
+        a, b, c, d = ids[batch].T
+        scores = (kv.unit[b] - kv.unit[a] + kv.unit[c]) @ candidates
+        at = np.arange(len(batch))
+        scores[at, a] = scores[at, b] = scores[at, c] = -np.inf
+        correct[batch] = scores.argmax(axis=1) == d
+    syntactic = np.array([s.startswith("gram") for s in sections], dtype=bool)
+    order = sorted(set(sections), key=lambda s: (s.startswith("gram"), s))
+    return {
+        "sections": {s: _accuracy(correct[sections == s], covered[sections == s]) for s in order},
+        "semantic": _accuracy(correct[~syntactic], covered[~syntactic]),
+        "syntactic": _accuracy(correct[syntactic], covered[syntactic]),
+        "total": _accuracy(correct, covered),
+        "questions": len(questions),
+        "covered": int(covered.sum()),
+        "coverage": float(covered.mean()) if len(questions) else 0.0,
+        "restrict": restrict,
+    }
+
+
+def _finite(value: float) -> float | None:
+    """JSON has no NaN; a correlation of constant data becomes null."""
+    return None if math.isnan(value) else float(value)
+
+
+def evaluate_similarity(
+    kv: KeyedVectors, pairs: Iterable[tuple[str, str, float]]
+) -> dict[str, Any]:
+    """Spearman (and Pearson) correlation of cosine with human scores over covered pairs."""
+    pairs = list(pairs)
+    ids = _ids(kv, (w for p in pairs for w in p[:2])).reshape(len(pairs), 2)
+    gold = np.array([p[2] for p in pairs], dtype=np.float64)
+    covered = np.all(ids >= 0, axis=1)
+    first, second = ids[covered].T
+    cosine = np.einsum("ij,ij->i", kv.unit[first], kv.unit[second]).astype(np.float64)
+    enough = covered.sum() >= 2
+    return {
+        "spearman": _finite(stats.spearmanr(gold[covered], cosine).statistic) if enough else None,
+        "pearson": _finite(stats.pearsonr(gold[covered], cosine).statistic) if enough else None,
+        "pairs": len(pairs),
+        "covered": int(covered.sum()),
+        "coverage": float(covered.mean()) if pairs else 0.0,
+    }
+
+
+def nearest_neighbours(
+    kv: KeyedVectors, probes: Sequence[str], k: int = NEIGHBOURS, restrict: int | None = None
+) -> dict[str, list[tuple[str, float]]]:
+    """The ``k`` nearest words by cosine of each probe in the vocabulary (itself excluded)."""
+    known = [p.lower() for p in probes if p.lower() in kv]
+    ids = kv.indices(known)
+    scores = kv.unit[ids] @ kv.unit[:restrict].T
+    inside = ids < scores.shape[1]
+    scores[np.flatnonzero(inside), ids[inside]] = -np.inf
+    idx, values = top_k(scores, min(k, scores.shape[1] - 1))
+    return {
+        probe: [(kv.words[i], float(v)) for i, v in zip(row_idx, row_values, strict=True)]
+        for probe, row_idx, row_values in zip(known, idx, values, strict=True)
+    }
+
+
+def evaluate_all(
+    kv: KeyedVectors, paths: Paths, config: EmbeddingsConfig, sets: EvalSets | None = None
+) -> dict[str, Any]:
+    """Analogy and similarity scores of one set of vectors (ours or anyone's)."""
+    sets = sets or load_eval_sets(paths)
+    return {
+        "vocab_size": len(kv),
+        "dim": kv.dim,
+        "analogy": evaluate_analogies(kv, sets.analogies, config.analogy_restrict),
+        **{name: evaluate_similarity(kv, pairs) for name, pairs in sets.similarity.items()},
+    }
+
+
+def _pca_2d(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates on the two leading principal axes, and the variance share of each."""
+    centered = vectors - vectors.mean(axis=0)
+    _, singular, axes = np.linalg.svd(centered, full_matrices=False)
+    variance = singular**2 / max(float((singular**2).sum()), 1e-12)
+    return centered @ axes[:2].T, variance[:2]
+
+
+def plot_projection(
+    kv_by_model: Mapping[str, KeyedVectors],
+    words: Mapping[str, Sequence[str]] | Sequence[str],
+    path: str | Path,
+) -> None:
+    """One PCA scatter of the unit vectors of ``words`` per model, side by side, as a PNG.
+
+    ``words`` may be grouped (group name -> words), each group drawn in its own colour.
+    Words missing from a model's vocabulary are left out of its panel.
+    """
+    groups = dict(words) if isinstance(words, Mapping) else {"": list(words)}
+    fig = Figure(figsize=(6 * len(kv_by_model), 6), layout="constrained")
+    axes = fig.subplots(1, max(len(kv_by_model), 1), squeeze=False)[0]
+    for ax, (name, kv) in zip(axes, kv_by_model.items(), strict=False):
+        present = [(g, w.lower()) for g, ws in groups.items() for w in ws if w.lower() in kv]
+        if len(present) < 3:
+            ax.set_title(f"{name}: fewer than 3 of the words are in the vocabulary")
+            continue
+        xy, variance = _pca_2d(kv.unit[kv.indices(w for _, w in present)])
+        for group in groups:
+            member = np.array([g == group for g, _ in present])
+            if member.any():
+                ax.scatter(xy[member, 0], xy[member, 1], label=group or None, s=18)
+        for (_, word), (x, y) in zip(present, xy, strict=True):
+            ax.annotate(word, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=8)
+        ax.set_title(f"{name}: PCA of unit vectors")
+        ax.set_xlabel(f"PC1 ({variance[0]:.0%} of variance)")
+        ax.set_ylabel(f"PC2 ({variance[1]:.0%} of variance)")
+        if any(groups):
+            ax.legend(fontsize=8)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+
+
+def evaluate_models(
+    paths: Paths,
+    config: EmbeddingsConfig,
+    models: Sequence[str] = MODELS,
+    sets: EvalSets | None = None,
+    write_reports: bool = True,
+) -> dict[str, Any]:
+    """Score every trained model of ``models``; also write the reports unless told not to."""
+    kvs = load_trained(paths, models)
+    sets = sets or load_eval_sets(paths)
+    report = {
+        "analogy_restrict": config.analogy_restrict,
+        "models": {
+            name: {
+                **evaluate_all(kv, paths, config, sets),
+                "neighbours": nearest_neighbours(kv, PROBES),
+            }
+            for name, kv in kvs.items()
+        },
+    }
+    if write_reports:
+        write_json(paths.reports / REPORT_JSON, report)
+        plot_projection(kvs, PROJECTION_WORDS, paths.reports / PROJECTION_PNG)
+        write_text(paths.reports / REPORT_MD, markdown(report))
+        log.info(
+            "wrote %s, %s and %s under %s", REPORT_JSON, REPORT_MD, PROJECTION_PNG, paths.reports
+        )
+    return report
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def _rho(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    lines = [header, ["---"] * len(header), *rows]
+    return "\n".join("| " + " | ".join(row) + " |" for row in lines)
+
+
+def summary_table(report: dict[str, Any]) -> str:
+    """One markdown table: a row per metric, a column per model."""
+    models = report["models"].values()
+
+    def row(label: str, cell: Any) -> list[str]:
+        return [label, *(cell(r) for r in models)]
+
+    def coverage(counts: dict[str, Any], total: str) -> str:
+        return f"{_pct(counts['coverage'])} ({counts['covered']:,}/{counts[total]:,})"
+
+    rows = [
+        row(f"analogy {part}", lambda r, p=part: _pct(r["analogy"][p]["accuracy"]))
+        for part in ("total", "semantic", "syntactic")
+    ]
+    rows.append(row("analogy coverage", lambda r: coverage(r["analogy"], "questions")))
+    for key, label in SIMILARITY_LABELS.items():
+        rows.append(row(f"{label} ρ (Spearman)", lambda r, k=key: _rho(r[k]["spearman"])))
+        rows.append(row(f"{label} coverage", lambda r, k=key: coverage(r[k], "pairs")))
+    rows.append(row("vocabulary × dim", lambda r: f"{r['vocab_size']:,} × {r['dim']}"))
+    return _table(["metric", *report["models"]], rows)
+
+
+def _section_cell(counts: dict[str, Any]) -> str:
+    return f"{_pct(counts['accuracy'])} ({counts['total']}/{counts['questions']})"
+
+
+def _neighbours_cell(neighbours: Sequence[tuple[str, float]]) -> str:
+    return ", ".join(f"{word} {score:.2f}" for word, score in neighbours)
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The whole report: the summary table, accuracy per section, neighbours, projection."""
+    names, models = list(report["models"]), list(report["models"].values())
+    sections = models[0]["analogy"]["sections"]  # every model answers the same questions
+    by_section = _table(
+        ["analogy section", *names],
+        ([s, *(_section_cell(r["analogy"]["sections"][s]) for r in models)] for s in sections),
+    )
+    probes = dict.fromkeys(p for r in models for p in r["neighbours"])
+    neighbours = _table(
+        ["probe", *names],
+        ([p, *(_neighbours_cell(r["neighbours"].get(p, [])) for r in models)] for p in probes),
+    )
+    return (
+        "# Word embeddings\n\n"
+        f"Analogies: Google analogy test, 3CosAdd over the {report['analogy_restrict']:,} most "
+        "frequent words with the query words excluded; accuracy over covered questions (all "
+        "four words among those words). Similarity: Spearman's ρ between cosine and human "
+        "scores over pairs with both words in the vocabulary.\n\n"
+        f"{summary_table(report)}\n\n"
+        "## Analogy accuracy by section (covered/questions)\n\n"
+        f"{by_section}\n\n"
+        "## Nearest neighbours (cosine)\n\n"
+        f"{neighbours}\n\n"
+        "## 2-D projection\n\n"
+        f"![PCA projection of selected words]({PROJECTION_PNG})\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.embeddings.evaluate", description=__doc__.split("\n")[0]
+    )
+    add_common_args(parser)
+    parser.add_argument(
+        "--models",
+        type=lambda s: tuple(m for m in s.split(",") if m),
+        default=MODELS,
+        help="comma-separated models to evaluate, those trained (default: word2vec,glove)",
+    )
+    parser.add_argument(
+        "--analogy-restrict",
+        type=int,
+        help="analogy answers are searched among this many most frequent words (preset: 30000)",
+    )
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    config = override(PRESETS[args.preset].embeddings, analogy_restrict=args.analogy_restrict)
+    try:
+        report = evaluate_models(paths_from_args(args), config, args.models)
+    except (FileNotFoundError, ValueError) as err:
+        log.error("%s", err)
+        return 1
+    print(summary_table(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
