@@ -158,11 +158,13 @@ def test_training_puts_related_words_nearer_and_resumes(tmp_path):
 
 
 def test_learning_rate_decays_linearly_over_the_run():
-    schedule = tf.constant([0.025, 0.0001, 1.0, 2.0])  # second of two epochs
-    assert float(word2vec.linear_decay(schedule, tf.constant(0.0))) == pytest.approx(0.01255, rel=1e-5)
-    assert float(word2vec.linear_decay(schedule, tf.constant(1.0))) == pytest.approx(0.0001, rel=1e-5)
-    first = tf.constant([0.025, 0.0001, 0.0, 2.0])
-    assert float(word2vec.linear_decay(first, tf.constant(0.0))) == pytest.approx(0.025, rel=1e-5)
+    def rate(epoch: float, position: float) -> float:
+        schedule = tf.constant([0.025, 0.0001, epoch, 2.0])
+        return float(word2vec.linear_decay(schedule, tf.constant(position)))
+
+    assert rate(0, 0.0) == pytest.approx(0.025, rel=1e-5)
+    assert rate(1, 0.0) == pytest.approx(0.01255, rel=1e-5)  # half way through two epochs
+    assert rate(1, 1.0) == pytest.approx(0.0001, rel=1e-5)
 
 
 def test_run_reports_steps_pairs_and_progress():
