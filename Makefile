@@ -7,6 +7,9 @@
 #   make lm          word-level RNN language model -> saved_models/lm/1, reports/lm.json
 #   make lm-char     the character-level variant   -> saved_models/lm_char/1
 #   make sample      sentences from the language model (SAMPLE_ARGS="-t 0.5 --prefix 'the'")
+#   make train-embeddings  word2vec + GloVe, evaluated and exported (saved_models/embeddings/1)
+#   make eval-embeddings   reports/embeddings.{md,json} from the trained vectors
+#   make bench-embeddings  ours beside gensim on the same corpus -> reports/bench_embeddings.*
 #   make all         the whole pipeline on the embedded default data
 #   make test        lint + the test suite (what CI runs)
 
@@ -22,16 +25,24 @@ DATA_STAMP     := data/processed/data_manifest.json
 TOKENIZE_STAMP := data/processed/tokenize_manifest.json
 LM_MODEL       := saved_models/lm/1/saved_model.pb
 LM_CHAR_MODEL  := saved_models/lm_char/1/saved_model.pb
+W2V_VECTORS    := data/processed/embeddings/word2vec/vectors.npy
+GLOVE_VECTORS  := data/processed/embeddings/glove/vectors.npy
+EMB_REPORT     := reports/embeddings.json
+EMB_MODEL      := saved_models/embeddings/1/saved_model.pb
 
 CORE_CODE     := pipeline/__init__.py pipeline/config.py pipeline/io.py
 DATA_CODE     := $(CORE_CODE) $(wildcard pipeline/data/*.py) pipeline/text/tokenizer.py
 TOKENIZE_CODE := $(CORE_CODE) pipeline/tokenize.py $(wildcard pipeline/text/*.py)
 LM_CODE       := $(CORE_CODE) $(wildcard pipeline/lm/*.py pipeline/rnn/*.py pipeline/text/*.py)
+EMB_CODE      := $(CORE_CODE) $(addprefix pipeline/embeddings/,__init__.py corpus.py keyed_vectors.py)
+W2V_CODE      := $(EMB_CODE) pipeline/embeddings/word2vec.py pipeline/embeddings/train.py
+GLOVE_CODE    := $(EMB_CODE) $(addprefix pipeline/embeddings/,cooccurrence.py glove.py train.py)
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED := 0
 
-.PHONY: all setup data tokenize lm lm-char sample test lint clean clean-data help
+.PHONY: all setup data tokenize lm lm-char sample train-embeddings eval-embeddings \
+	bench-embeddings test lint clean clean-data help
 
 all: tokenize lm
 
@@ -67,6 +78,25 @@ $(LM_CHAR_MODEL): $(TOKENIZE_STAMP) $(LM_CODE)
 
 sample: $(LM_MODEL)
 	$(PY) -m pipeline.lm.sample --model $(dir $(LM_MODEL)) $(SAMPLE_ARGS)
+
+train-embeddings: $(EMB_REPORT) $(EMB_MODEL)
+
+$(W2V_VECTORS): $(TOKENIZE_STAMP) $(W2V_CODE)
+	$(PY) -m pipeline.embeddings.train --preset $(PRESET) --models word2vec $(STAGE_ARGS)
+
+$(GLOVE_VECTORS): $(TOKENIZE_STAMP) $(GLOVE_CODE)
+	$(PY) -m pipeline.embeddings.train --preset $(PRESET) --models glove $(STAGE_ARGS)
+
+eval-embeddings: $(EMB_REPORT)
+
+$(EMB_REPORT): $(W2V_VECTORS) $(GLOVE_VECTORS) $(EMB_CODE) pipeline/embeddings/evaluate.py
+	$(PY) -m pipeline.embeddings.evaluate --preset $(PRESET)
+
+$(EMB_MODEL): $(W2V_VECTORS) $(GLOVE_VECTORS) $(EMB_CODE) pipeline/embeddings/export.py
+	$(PY) -m pipeline.embeddings.export --preset $(PRESET)
+
+bench-embeddings: $(TOKENIZE_STAMP)
+	$(PY) -m pipeline.embeddings.bench --preset $(PRESET) $(STAGE_ARGS)
 
 lint: $(SETUP_STAMP)
 	$(VENV)/bin/ruff check pipeline tests

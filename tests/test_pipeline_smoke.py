@@ -20,6 +20,10 @@ from pipeline.config import PRESETS, Paths
 from pipeline.data import __main__ as data_stage
 from pipeline.data.load import load
 from pipeline.data.registry import ARTIFACTS, FetchError
+from pipeline.embeddings import export as emb_export
+from pipeline.embeddings import train as emb_train
+from pipeline.embeddings.evaluate import evaluate_models
+from pipeline.embeddings.keyed_vectors import load_trained
 from pipeline.lm import train as lm_train
 from pipeline.text import EOS_ID, Tokenizer, Vocabulary
 
@@ -205,9 +209,39 @@ def test_language_model_trains_exports_and_reports(built, level):
         assert scores["tokens"].numpy()[0] == len("the cat sat on mat number 3 .") + 1
 
 
+def test_embeddings_train_evaluate_and_export(built):
+    paths = dataclasses.replace(
+        built[0],
+        saved_models=built[0].data.parent / "saved_models",
+        runs=built[0].data.parent / "runs",
+    )
+    config = PRESETS["smoke"].embeddings
+    reports = emb_train.run(paths, config, ("word2vec", "glove"))
+    assert reports["word2vec"]["pairs"] > 0 and reports["glove"]["nonzeros"] > 0
+    kvs = load_trained(paths)
+    assert set(kvs) == {"word2vec", "glove"} and "cat" in kvs["word2vec"]
+    assert kvs["glove"].vectors.shape == (len(kvs["glove"]), config.dim)
+    report = evaluate_models(paths, config, ("word2vec", "glove"))
+    assert (paths.reports / "embeddings.md").exists()
+    assert report["models"]["word2vec"]["wordsim353"]["pairs"] == 1  # the fixture's one pair
+    written = emb_export.run(paths, ("word2vec", "glove"), "word2vec", 1)
+    module = tf.saved_model.load(str(written[-1]))
+    vectors = module.lookup(words=tf.constant(["Cat", "no-such-word"]))["vectors"].numpy()
+    np.testing.assert_allclose(vectors[0], kvs["word2vec"]["cat"], rtol=1e-6)
+    assert not vectors[1].any()
+    # A second run resumes from the finished checkpoints and retrains nothing.
+    again = emb_train.run(paths, config, ("word2vec",))
+    assert again["word2vec"]["pairs"] == 0
+
+
 @pytest.mark.parametrize(
-    "module", ["pipeline.data", "pipeline.tokenize", "pipeline.lm.train", "pipeline.lm.sample"]
-)
+    "module",
+    [
+        "pipeline.data", "pipeline.tokenize", "pipeline.lm.train", "pipeline.lm.sample",
+        "pipeline.embeddings.train", "pipeline.embeddings.evaluate",
+        "pipeline.embeddings.export", "pipeline.embeddings.bench",
+    ],
+)  # fmt: skip
 def test_stage_help(module):
     out = subprocess.run(
         [sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=True

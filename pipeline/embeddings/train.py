@@ -1,0 +1,122 @@
+"""``python -m pipeline.embeddings.train``: word2vec and GloVe on the English corpus.
+
+Reads the id stream of ``make tokenize``, trains the chosen models (checkpoints under
+``runs/<model>/<config digest>``, so an interrupted run resumes), and saves each as
+KeyedVectors in ``data/processed/embeddings/<model>/``, plus ``reports/train_<model>.json``
+with timings. ``make train-embeddings`` then evaluates and exports them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import sys
+import time
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.config import (
+    PRESETS,
+    EmbeddingsConfig,
+    Paths,
+    add_common_args,
+    override,
+    setup_logging,
+)
+from pipeline.embeddings import cooccurrence, glove, word2vec
+from pipeline.embeddings.corpus import Corpus, load
+from pipeline.embeddings.keyed_vectors import MODELS, KeyedVectors, model_dir
+from pipeline.io import write_json
+
+log = logging.getLogger("pipeline.embeddings")
+
+
+def sgns_config(config: EmbeddingsConfig) -> word2vec.SGNSConfig:
+    shared = {f.name for f in fields(word2vec.SGNSConfig)}
+    return word2vec.SGNSConfig(**{k: v for k, v in asdict(config).items() if k in shared})
+
+
+def train_word2vec(
+    corpus: Corpus, config: EmbeddingsConfig, run_dir: Path
+) -> tuple[np.ndarray, dict]:
+    return word2vec.train(corpus, sgns_config(config), run_dir / "checkpoints")
+
+
+def train_glove(corpus: Corpus, config: EmbeddingsConfig, run_dir: Path) -> tuple[np.ndarray, dict]:
+    start = time.perf_counter()
+    matrix = cooccurrence.load_or_count(corpus, config.window, run_dir / "cooccurrence.npz")
+    counted = time.perf_counter() - start
+    vectors = glove.train_glove(
+        matrix,
+        config.dim,
+        config.glove_epochs,
+        x_max=config.glove_x_max,
+        alpha=config.glove_alpha,
+        learning_rate=config.glove_learning_rate,
+        batch_size=config.glove_batch_size,
+        seed=config.seed,
+        checkpoint_dir=run_dir / "checkpoints",
+    )
+    seconds = time.perf_counter() - start
+    return vectors, {
+        "words": float(len(corpus.tokens)),
+        "nonzeros": int(matrix.nnz),
+        "cooccurrence_seconds": round(counted, 1),
+        "seconds": round(seconds, 1),
+    }
+
+
+TRAINERS = {"word2vec": train_word2vec, "glove": train_glove}
+
+
+def run(paths: Paths, config: EmbeddingsConfig, models: tuple[str, ...]) -> dict[str, Any]:
+    corpus = load(paths, config.max_vocab)
+    log.info(
+        "corpus: %d words in %d sentences, vocabulary %d",
+        len(corpus.tokens), corpus.num_sentences, len(corpus.words),
+    )  # fmt: skip
+    # Checkpoints are per configuration and corpus, so changing either starts afresh
+    # instead of resuming a run of other shapes.
+    key = json.dumps([asdict(config), len(corpus.words), len(corpus.tokens)]).encode()
+    run_id = hashlib.sha256(key).hexdigest()[:12]
+    reports = {}
+    for name in models:
+        vectors, stats = TRAINERS[name](corpus, config, paths.runs / name / run_id)
+        KeyedVectors(corpus.words, vectors).save(model_dir(paths, name))
+        reports[name] = {"config": asdict(config), **stats}
+        write_json(paths.reports / f"train_{name}.json", reports[name])
+        log.info("%s: %s", name, {k: v for k, v in stats.items() if k != "config"})
+    return reports
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.embeddings.train", description=__doc__.split("\n\n")[0]
+    )
+    add_common_args(parser)
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated models")
+    for field in fields(EmbeddingsConfig):
+        parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default))
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    models = tuple(m for m in args.models.split(",") if m)
+    unknown = set(models) - set(TRAINERS)
+    if unknown:
+        parser.error(f"unknown models {sorted(unknown)}; choose from {list(TRAINERS)}")
+    paths = Paths(data=args.data_dir, reports=args.reports_dir)
+    config = override(PRESETS[args.preset].embeddings, **vars(args))
+    try:
+        run(paths, config, models)
+    except (FileNotFoundError, ValueError) as err:
+        log.error("%s", err)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
