@@ -44,7 +44,7 @@ export PYTHONHASHSEED := 0
 .PHONY: all setup data tokenize lm lm-char sample train-embeddings eval-embeddings \
 	bench-embeddings test lint clean clean-data help
 
-all: tokenize lm
+all: tokenize lm train-embeddings
 
 help:
 	@sed -n '/^#/p;/^$$/q' Makefile

@@ -90,3 +90,20 @@ def test_language_model_beats_the_unigram_baseline_and_samples_sentences():
     sentences = lm.sample(n=tf.constant(20), temperature=tf.constant(0.7))["sentences"].numpy()
     cap = report["config"]["sample_max_len"]
     assert all(0 < len(s.split()) <= cap for s in sentences)
+
+
+EMBEDDINGS_REPORT = PATHS.reports / "embeddings.json"
+
+
+@pytest.mark.skipif(
+    not EMBEDDINGS_REPORT.exists(), reason="embeddings not trained: run `make train-embeddings`"
+)
+def test_trained_embeddings_capture_analogies_and_similarity():
+    models = json.loads(EMBEDDINGS_REPORT.read_text())["models"]
+    for name, scores in models.items():
+        assert scores["analogy"]["total"]["accuracy"] > 0.05, name
+        assert scores["wordsim353"]["spearman"] > 0.3, name
+    module = tf.saved_model.load(str(PATHS.saved_models / "embeddings" / "1"))
+    nearest = module.nearest(words=tf.constant(["tuesday"]), k=tf.constant(10))["words"]
+    days = {b"monday", b"wednesday", b"thursday", b"friday", b"saturday", b"sunday"}
+    assert days & set(nearest.numpy()[0].tolist())
