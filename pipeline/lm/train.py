@@ -92,7 +92,9 @@ def train(paths: Paths, config: LMConfig) -> dict[str, Any]:
     keras.utils.set_random_seed(config.seed)
     load_corpus = word_corpus if config.level == "word" else char_corpus
     sentences, vocab = load_corpus(paths, config)
-    max_len = config.max_len if config.level == "word" else config.char_max_len
+    word_level = config.level == "word"
+    max_len = config.max_len if word_level else config.char_max_len
+    steps_per_epoch = config.steps_per_epoch if word_level else config.char_steps_per_epoch
     train_sents, held = data.split_held_out(sentences, config.held_out)
     log.info(
         "%s-level LM: %d training sentences (%d tokens), %d held out, vocabulary %d",
@@ -123,7 +125,7 @@ def train(paths: Paths, config: LMConfig) -> dict[str, Any]:
     history = model.fit(
         train_ds,
         epochs=config.epochs,
-        steps_per_epoch=config.steps_per_epoch,
+        steps_per_epoch=steps_per_epoch,
         validation_data=val_ds,
         callbacks=callbacks,
         verbose=1 if sys.stderr.isatty() else 2,  # one line per epoch in log files
@@ -147,7 +149,7 @@ def train(paths: Paths, config: LMConfig) -> dict[str, Any]:
         "vocab_size": len(vocab),
         "train_sentences": int(train_sents.nrows()),
         "train_tokens": int(tf.size(train_sents.flat_values)),
-        "train_steps": len(history.epoch) * config.steps_per_epoch,
+        "train_steps": len(history.epoch) * steps_per_epoch,
         "held_out_sentences": int(held.nrows()),
         "held_out_tokens": int(held_targets.size),
         "held_out_unk_rate": round(float(np.mean(held_targets == UNK_ID)), 5),
@@ -194,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--learning-rate", type=float)
     parser.add_argument("--epochs", type=int)
-    parser.add_argument("--steps-per-epoch", type=int)
+    parser.add_argument("--steps-per-epoch", type=int, help="word level")
+    parser.add_argument("--char-steps-per-epoch", type=int, help="character level")
     parser.add_argument("--seed", type=int)
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
