@@ -142,7 +142,6 @@ class SGNS(tf.Module):
         draws = tf.searchsorted(self.cdf, tf.reshape(uniform, [-1]), side="right")
         return tf.reshape(tf.minimum(tf.cast(draws, tf.int32), tf.size(self.cdf) - 1), shape)
 
-    @tf.function(jit_compile=True)  # XLA fuses the gathers, products and sigmoids: ~2x
     def gradients(
         self, centers: tf.Tensor, contexts: tf.Tensor, negatives: tf.Tensor
     ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
