@@ -200,7 +200,9 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
 
 
 def paths_from_args(args: argparse.Namespace) -> Paths:
-    return Paths(data=args.data_dir, reports=args.reports_dir)
+    """Paths from the common flags, and ``--saved-models-dir`` for stages that export."""
+    saved_models = getattr(args, "saved_models_dir", None) or Paths.saved_models
+    return Paths(data=args.data_dir, reports=args.reports_dir, saved_models=saved_models)
 
 
 def setup_logging(verbose: bool = False) -> None:

@@ -27,6 +27,7 @@ from pipeline.config import (
     Paths,
     add_common_args,
     override,
+    paths_from_args,
     setup_logging,
 )
 from pipeline.embeddings.corpus import load
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     contenders = tuple(c.strip() for c in args.contenders.split(",") if c.strip())
     if unknown := set(contenders) - set(CONTENDERS):
         parser.error(f"unknown contenders {sorted(unknown)}")
-    paths = Paths(data=args.data_dir, reports=args.reports_dir)
+    paths = paths_from_args(args)
     config = override(PRESETS[args.preset].embeddings, **vars(args))
     report = run(paths, config, contenders)
     print(table(report))

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from pipeline.config import Paths, add_common_args, setup_logging
+from pipeline.config import Paths, add_common_args, paths_from_args, setup_logging
 from pipeline.embeddings.keyed_vectors import MODELS, KeyedVectors, load_trained
 from pipeline.io import atomic_path
 from pipeline.text import Tokenizer
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", type=int, default=1, help="SavedModel version folder")
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
-    paths = Paths(data=args.data_dir, reports=args.reports_dir, saved_models=args.saved_models_dir)
+    paths = paths_from_args(args)
     try:
         written = run(paths, args.models, args.savedmodel, args.version)
     except (FileNotFoundError, ValueError) as err:

@@ -26,6 +26,7 @@ from pipeline.config import (
     Paths,
     add_common_args,
     override,
+    paths_from_args,
     setup_logging,
 )
 from pipeline.embeddings import cooccurrence, glove, word2vec
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(models) - set(TRAINERS)
     if unknown:
         parser.error(f"unknown models {sorted(unknown)}; choose from {list(TRAINERS)}")
-    paths = Paths(data=args.data_dir, reports=args.reports_dir)
+    paths = paths_from_args(args)
     config = override(PRESETS[args.preset].embeddings, **vars(args))
     try:
         run(paths, config, models)

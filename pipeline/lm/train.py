@@ -30,6 +30,7 @@ from pipeline.config import (
     Paths,
     add_common_args,
     override,
+    paths_from_args,
     setup_logging,
 )
 from pipeline.data.load import load
@@ -204,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int)
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
-    paths = Paths(data=args.data_dir, reports=args.reports_dir, saved_models=args.saved_models_dir)
+    paths = paths_from_args(args)
     config = override(PRESETS[args.preset].lm, **vars(args))
     try:
         report = train(paths, config)
