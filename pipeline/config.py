@@ -111,6 +111,9 @@ class EmbeddingsConfig:
     learning_rate: float = 0.025  # decays linearly to min_learning_rate
     min_learning_rate: float = 1e-4
     batch_size: int = 8192  # (center, context) pairs per step
+    # Consecutive (shuffled) pairs that share their k negatives: the negative half of a step
+    # becomes batched matrix products (Ji et al. 2016). 1 is word2vec's own sampling.
+    share_negatives: int = 32
     # GloVe
     glove_epochs: int = 15
     glove_x_max: float = 100.0

@@ -61,6 +61,25 @@ def test_closed_form_gradients_equal_autodiff():
     assert float(mean_loss) == pytest.approx(float(loss) / 3, rel=1e-6)
 
 
+def test_shared_negatives_equal_autodiff_with_each_pair_given_its_group():
+    """Groups of 2 pairs share negatives; the last group is half full (5 pairs, 3 groups)."""
+    model = SGNS(9, 4, word2vec.negative_cdf(np.ones(9)), seed=1)
+    model.output.assign(np.random.default_rng(3).normal(size=(9, 4)).astype(np.float32))
+    centers, contexts = tf.constant([0, 3, 3, 8, 5]), tf.constant([1, 2, 0, 7, 7])
+    shared = tf.constant([[4, 5], [6, 1], [0, 2]])
+    per_pair = tf.gather(shared, [0, 0, 1, 1, 2])
+    with tf.GradientTape() as tape:
+        loss = reference_loss(model, centers, contexts, per_pair)
+    want_in, want_out = tape.gradient(loss, [model.input, model.output])
+    grad_e, grad_theta, mean_loss = model.gradients(centers, contexts, shared, scale=0.5)
+    rows = tf.concat([contexts, tf.reshape(shared, [-1])], 0)
+    got_in = tf.math.unsorted_segment_sum(grad_e, centers, 9)
+    got_out = tf.math.unsorted_segment_sum(grad_theta, rows, 9)
+    np.testing.assert_allclose(got_in, 0.5 * tf.convert_to_tensor(want_in), atol=1e-6)
+    np.testing.assert_allclose(got_out, 0.5 * tf.convert_to_tensor(want_out), atol=1e-6)
+    assert float(mean_loss) == pytest.approx(float(loss) / 5, rel=1e-6)
+
+
 def test_step_applies_sgd_to_the_gathered_rows():
     model = SGNS(5, 3, word2vec.negative_cdf(np.array([0, 0, 0, 0, 1.0])), seed=0)
     model.output.assign(tf.ones([5, 3]))

@@ -40,6 +40,7 @@ class SGNSConfig:
     learning_rate: float = 0.025
     min_learning_rate: float = 1e-4
     batch_size: int = 8192
+    share_negatives: int = 32  # pairs per group sharing k negatives; 1 is word2vec's sampling
     seed: int = 0
 
 
@@ -143,52 +144,82 @@ class SGNS(tf.Module):
         return tf.reshape(tf.minimum(tf.cast(draws, tf.int32), tf.size(self.cdf) - 1), shape)
 
     def gradients(
-        self, centers: tf.Tensor, contexts: tf.Tensor, negatives: tf.Tensor
+        self,
+        centers: tf.Tensor,
+        contexts: tf.Tensor,
+        negatives: tf.Tensor,
+        scale: tf.Tensor | float = 1.0,
     ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """Closed-form gradients of the summed SGNS loss for the gathered rows, and its mean.
 
         The loss is -log σ(θ_o·e_c) - Σ_k log σ(-θ_k·e_c) per pair (center c, context o,
-        negatives k).
+        negatives k). ``negatives`` is (groups, k): consecutive pairs share a group's
+        negatives (one group per pair is word2vec's own sampling), which turns the negative
+        half of the step into batched matrix products over ``k`` rows per group instead
+        of per pair, as in Ji et al. (2016), "Parallelizing Word2Vec in Shared and
+        Distributed Memory". Each pair still sees k fresh unigram^0.75 draws.
 
         d/dx -log σ(x) = σ(x) - 1 and d/dx -log σ(-x) = σ(x); writing them out avoids
         the tape and lets one scatter per matrix apply every row's update.
         Returns (grad for input rows ``centers``, grad for output rows
-        ``[contexts; negatives]`` in that order, mean loss per pair).
+        ``[contexts; negatives]`` in that order, both times ``scale``, and the mean loss per
+        pair). Scaling the per-pair factors by the learning rate here spares the step two
+        passes over the (rows, dim) updates.
         """
+        n = tf.size(centers)
+        groups = tf.shape(negatives)[0]
+        group = (n + groups - 1) // groups
         e = tf.gather(self.input, centers)
         theta_pos = tf.gather(self.output, contexts)
-        theta_neg = tf.gather(self.output, negatives)
+        theta_neg = tf.gather(self.output, negatives)  # (groups, k, dim)
         positive = tf.reduce_sum(e * theta_pos, axis=-1)
-        negative = tf.einsum("bd,bkd->bk", e, theta_neg)
-        g_pos = tf.sigmoid(positive) - 1.0
-        g_neg = tf.sigmoid(negative)
-        grad_e = g_pos[:, None] * theta_pos + tf.einsum("bk,bkd->bd", g_neg, theta_neg)
+        # The last batch of an epoch may not fill its last group: zero rows pad it and
+        # contribute nothing to the negatives' gradients.
+        e_grouped = tf.reshape(
+            tf.pad(e, [[0, groups * group - n], [0, 0]]), [groups, group, e.shape[-1]]
+        )
+        negative = tf.matmul(e_grouped, theta_neg, transpose_b=True)  # (groups, group, k)
+        valid = tf.reshape(tf.range(groups * group) < n, [groups, group, 1])
+        g_neg = tf.where(valid, scale * tf.sigmoid(negative), 0.0)
+        g_pos = scale * (tf.sigmoid(positive) - 1.0)
+        grad_e_neg = tf.reshape(tf.matmul(g_neg, theta_neg), [-1, e.shape[-1]])[:n]
+        grad_e = g_pos[:, None] * theta_pos + grad_e_neg
+        grad_theta_neg = tf.matmul(g_neg, e_grouped, transpose_a=True)  # (groups, k, dim)
         grad_theta = tf.concat(
-            [g_pos[:, None] * e, tf.reshape(g_neg[..., None] * e[:, None, :], [-1, e.shape[-1]])],
-            axis=0,
+            [g_pos[:, None] * e, tf.reshape(grad_theta_neg, [-1, e.shape[-1]])], axis=0
         )
-        loss = -tf.reduce_mean(tf.math.log_sigmoid(positive)) - tf.reduce_mean(
-            tf.reduce_sum(tf.math.log_sigmoid(-negative), axis=-1)
-        )
+        negative_loss = tf.where(valid, tf.math.log_sigmoid(-negative), 0.0)
+        loss = -(
+            tf.reduce_sum(tf.math.log_sigmoid(positive)) + tf.reduce_sum(negative_loss)
+        ) / tf.cast(n, tf.float32)
         return grad_e, grad_theta, loss
 
     def step(
-        self, centers: tf.Tensor, contexts: tf.Tensor, learning_rate: tf.Tensor, k: int
+        self,
+        centers: tf.Tensor,
+        contexts: tf.Tensor,
+        learning_rate: tf.Tensor,
+        k: int,
+        share: int = 1,
     ) -> tf.Tensor:
-        """One SGD step on the summed loss, so each pair moves as in word2vec's C code."""
-        negatives = self.sample_negatives(tf.stack([tf.size(centers), k]))
-        grad_e, grad_theta, loss = self.gradients(centers, contexts, negatives)
+        """One SGD step on the summed loss, so each pair moves as in word2vec's C code.
+
+        Groups of ``share`` consecutive pairs share their ``k`` negatives.
+        """
+        groups = (tf.size(centers) + share - 1) // share
+        negatives = self.sample_negatives(tf.stack([groups, k]))
+        grad_e, grad_theta, loss = self.gradients(centers, contexts, negatives, learning_rate)
         # Rows repeated in a batch get the sum of their updates, as if applied in sequence
         # from the same starting point. Averaging them instead (tried: mean and 1/sqrt(n)
         # per row) starves frequent words and loses most of the analogy accuracy.
-        self.input.scatter_sub(tf.IndexedSlices(learning_rate * grad_e, centers))
+        self.input.scatter_sub(tf.IndexedSlices(grad_e, centers))
         rows = tf.concat([contexts, tf.reshape(negatives, [-1])], axis=0)
-        self.output.scatter_sub(tf.IndexedSlices(learning_rate * grad_theta, rows))
+        self.output.scatter_sub(tf.IndexedSlices(grad_theta, rows))
         return loss
 
     @tf.function
     def run(
-        self, batches: tf.data.Iterator, steps: tf.Tensor, lr: tf.Tensor, k: int
+        self, batches: tf.data.Iterator, steps: tf.Tensor, lr: tf.Tensor, k: int, share: int = 1
     ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
         """Up to ``steps`` steps in one graph call (few Python round trips per epoch).
 
@@ -203,7 +234,7 @@ class SGNS(tf.Module):
                 break
             centers, contexts, position = batch.get_value()
             rate = linear_decay(lr, tf.reduce_mean(position))
-            loss_sum += self.step(centers, contexts, rate, k)
+            loss_sum += self.step(centers, contexts, rate, k, share)
             done += 1
             pairs += tf.size(centers)
             furthest = tf.maximum(furthest, tf.reduce_max(position))
@@ -246,7 +277,11 @@ def train(
                   unit_scale=True, mininterval=1.0) as bar:  # fmt: skip
             while True:
                 loss, done, n, furthest = model.run(
-                    batches, tf.constant(STEPS_PER_CALL), schedule, config.negatives
+                    batches,
+                    tf.constant(STEPS_PER_CALL),
+                    schedule,
+                    config.negatives,
+                    config.share_negatives,
                 )
                 loss_sum, steps, pairs = loss_sum + float(loss), steps + int(done), pairs + int(n)
                 seen = int(float(furthest) * words)
