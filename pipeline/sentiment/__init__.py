@@ -1,0 +1,1 @@
+"""Sentence polarity: averaged and recurrent classifiers over the trained word vectors."""

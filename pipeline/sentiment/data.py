@@ -1,0 +1,175 @@
+"""Polarity examples as padded id matrices, cross-validation folds and embedding matrices.
+
+MR is small (12.7k short reviews), so it is read once into NumPy; every fold then slices it.
+Ids are the corpus vocabulary's (``make tokenize``), which is also the vocabulary the word
+vectors were trained on, so a pretrained vector is found by id.
+
+Training uses a *compact* vocabulary, the ids that occur in the task's texts, because Adam
+updates every row of a fine-tuned embedding matrix at every step: 64k rows cost several
+times the rest of the averaging model. Rows of words absent from the task texts never get a
+gradient, so the compact model predicts exactly as the full one would; :func:`expand` puts
+the trained rows back into the full matrix for export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from pipeline import tokenize
+from pipeline.config import Paths
+from pipeline.data.load import load
+from pipeline.embeddings.keyed_vectors import KeyedVectors, model_dir
+from pipeline.text import PAD_ID, Tokenizer, Vocabulary
+
+INITS = ("word2vec", "glove", "random")
+_SPEC = {
+    "ids": tf.io.VarLenFeature(tf.int64),
+    "label": tf.io.FixedLenFeature([], tf.int64),
+    "fold": tf.io.FixedLenFeature([], tf.int64),
+}
+
+
+@dataclass
+class Examples:
+    """``ids[i]`` (PAD-padded to a fixed width) has ``labels[i]``; ``folds`` is -1 if unset."""
+
+    ids: np.ndarray  # int32 [n, max_len]
+    labels: np.ndarray  # int64 [n]
+    folds: np.ndarray  # int64 [n]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def take(self, index: np.ndarray) -> Examples:
+        return Examples(self.ids[index], self.labels[index], self.folds[index])
+
+
+def pad(rows: list[np.ndarray] | list[list[int]], max_len: int) -> np.ndarray:
+    """Rows truncated to ``max_len`` and right-padded with PAD into one int32 matrix."""
+    out = np.full((len(rows), max_len), PAD_ID, dtype=np.int32)
+    for i, row in enumerate(rows):
+        row = np.asarray(row, dtype=np.int32)[:max_len]
+        out[i, : len(row)] = row
+    return out
+
+
+def load_mr(paths: Paths, max_len: int) -> Examples:
+    """The MR records of ``make tokenize`` with their stratified fold numbers."""
+    path = paths.processed / tokenize.POLARITY_RECORDS
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing; run `make tokenize` first")
+    rows, labels, folds = [], [], []
+    for batch in (
+        tf.data.TFRecordDataset(str(path))
+        .batch(4096)
+        .map(lambda raw: tf.io.parse_example(raw, _SPEC))
+    ):
+        rows += [r for r in tf.RaggedTensor.from_sparse(batch["ids"]).numpy()]
+        labels.append(batch["label"].numpy())
+        folds.append(batch["fold"].numpy())
+    if not rows:
+        raise ValueError(f"{path} holds no examples; run `make tokenize` again")
+    return Examples(pad(rows, max_len), np.concatenate(labels), np.concatenate(folds))
+
+
+def load_tfds(name: str, split: str, vocab: Vocabulary, max_len: int, data_dir: Path) -> Examples:
+    """A TFDS text classification split (``text``, ``label``), tokenized as the corpus was."""
+    tokenizer, table = Tokenizer("en"), vocab.lookup_table()
+
+    def encode(batch: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+        tokens = tokenizer.tf_tokenize(batch["text"])[:, :max_len]
+        ids = tf.ragged.map_flat_values(table.lookup, tokens)
+        return ids.to_tensor(PAD_ID, shape=[None, max_len]), batch["label"]
+
+    dataset = load(name, split, data_dir=data_dir).batch(1024).map(encode)
+    ids, labels = [], []
+    for x, y in dataset:
+        ids.append(x.numpy().astype(np.int32))
+        labels.append(y.numpy().astype(np.int64))
+    if not ids:
+        raise ValueError(f"{name} {split} holds no examples")
+    labels_all = np.concatenate(labels)
+    return Examples(np.concatenate(ids), labels_all, np.full(len(labels_all), -1, np.int64))
+
+
+def cv_splits(folds: np.ndarray, limit: int = 0) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """``(fold, train_index, test_index)`` for each fold number (the first ``limit`` if set).
+
+    Every example is in exactly one test fold; the training part is all the others.
+    """
+    numbers = np.unique(folds)
+    if len(numbers) < 2:
+        raise ValueError(f"cross-validation needs at least 2 folds, got {numbers.tolist()}")
+    for fold in numbers[:limit] if limit else numbers:
+        yield int(fold), np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
+
+
+def validation_split(
+    labels: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of a stratified random ``fraction`` (at least one per class) and the rest."""
+    rng = np.random.default_rng(seed)
+    val = []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        take = min(len(members) - 1, max(1, round(fraction * len(members))))
+        val.append(members[:take])
+    val_index = np.sort(np.concatenate(val))
+    return np.setdiff1d(np.arange(len(labels)), val_index), val_index
+
+
+def compact_vocabulary(ids: np.ndarray) -> np.ndarray:
+    """Sorted corpus ids that occur in ``ids``, PAD first: compact id i is corpus id kept[i]."""
+    return np.union1d([PAD_ID], np.unique(ids)).astype(np.int64)
+
+
+def remap(ids: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """Corpus ids -> compact ids (every id in ``ids`` must be in ``kept``)."""
+    return np.searchsorted(kept, ids).astype(np.int32)
+
+
+def embedding_matrix(
+    paths: Paths, vocab_size: int, init: str, dim: int, seed: int
+) -> tuple[np.ndarray, dict[str, float]]:
+    """A ``[vocab_size, dim]`` matrix for corpus ids, and how much of it is pretrained.
+
+    Words without a pretrained vector (and every word for ``random``) are drawn from a normal
+    with the pretrained vectors' own spread (the scale Kim 2014 matched), so random rows
+    neither dominate nor vanish beside pretrained ones; PAD's row is zero.
+    """
+    if init not in INITS:
+        raise ValueError(f"unknown embedding init {init!r}; choose one of {', '.join(INITS)}")
+    rng = np.random.default_rng(seed)
+    if init == "random":
+        kv = None
+        for model in ("word2vec", "glove"):  # only for the scale, if either is trained
+            if (model_dir(paths, model) / "vectors.npy").exists():
+                kv = KeyedVectors.load(model_dir(paths, model))
+                break
+        scale = float(kv.vectors.std()) if kv is not None else 0.1
+        dim = kv.dim if kv is not None else dim
+        matrix = rng.normal(0.0, scale, (vocab_size, dim)).astype(np.float32)
+        covered = 0
+    else:
+        kv = KeyedVectors.load(model_dir(paths, init))  # says "run make train-embeddings"
+        vocab = Vocabulary.load(paths.processed / tokenize.CORPUS_VOCAB)
+        scale = float(kv.vectors.std())
+        matrix = rng.normal(0.0, scale, (vocab_size, kv.dim)).astype(np.float32)
+        rows = np.array([vocab.id(w) for w in kv.words], dtype=np.int64)
+        inside = (rows < vocab_size) & (rows > PAD_ID)
+        matrix[rows[inside]] = kv.vectors[inside]
+        covered = int(inside.sum())
+    matrix[PAD_ID] = 0.0
+    return matrix, {"pretrained_rows": covered, "rows": vocab_size, "scale": round(scale, 4)}
+
+
+def expand(full: np.ndarray, compact: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """The full matrix with the trained rows of the compact one written back."""
+    out = full.copy()
+    out[kept] = compact
+    return out
