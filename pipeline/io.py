@@ -35,6 +35,11 @@ def atomic_path(dest: str | os.PathLike[str], *, directory: bool = False) -> Ite
         tmp = Path(name)
     try:
         yield tmp
+        # mkstemp/mkdtemp create owner-only files; artifacts get the usual umask-based mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        if tmp.exists():
+            tmp.chmod((0o777 if tmp.is_dir() else 0o666) & ~umask)
         if directory and dest.exists():
             shutil.rmtree(dest)
         os.replace(tmp, dest)

@@ -1,0 +1,39 @@
+"""Atomic writes: all or nothing, and ordinary file modes."""
+
+import os
+import stat
+
+import pytest
+
+from pipeline.io import atomic_path, write_json, write_lines
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    dest = tmp_path / "report.json"
+    write_json(dest, {"v": 1})
+    with pytest.raises(RuntimeError), atomic_path(dest) as tmp:
+        tmp.write_text("partial")
+        raise RuntimeError("interrupted")
+    assert dest.read_text() == '{\n  "v": 1\n}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+
+
+def test_directories_are_replaced_whole(tmp_path):
+    dest = tmp_path / "model" / "1"
+    for version in ("old", "new"):
+        with atomic_path(dest, directory=True) as tmp:
+            (tmp / "weights").write_text(version)
+    assert [p.name for p in dest.iterdir()] == ["weights"]
+    assert (dest / "weights").read_text() == "new"
+
+
+def test_artifacts_get_the_umask_mode_not_owner_only(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        assert write_lines(tmp_path / "vocab.txt", ["a", "b"]) == 2
+        with atomic_path(tmp_path / "saved", directory=True) as tmp:
+            (tmp / "x").write_text("")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "vocab.txt").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "saved").stat().st_mode) == 0o755
