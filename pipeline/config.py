@@ -249,6 +249,21 @@ PRESETS: dict[str, Preset] = {
             steps_per_epoch=2000,
             num_sampled=4096,
         ),
+        translate=TranslateConfig(
+            encoder_layers=2,
+            embed_dim=256,
+            units=512,
+            attention_units=512,
+            dropout=0.3,
+            max_len=50,
+            batch_size=128,
+            learning_rate=5e-4,
+            epochs=40,
+            steps_per_epoch=1000,
+            max_minutes=0.0,
+            patience=4,
+            save_every=500,
+        ),
     ),
 }
 

@@ -1,0 +1,279 @@
+"""The attention translator: a bidirectional RNN encoder and a Bahdanau-attention decoder.
+
+One decoder step, :meth:`Translator.decode_step`, is the computation beam search runs; the
+teacher-forced training pass (:meth:`Translator.teacher_forced`) runs the very same step
+function (:meth:`Translator._recur`) over time in a graph loop (``tf.scan``). Two things are
+hoisted out of the loop because they do not depend on the recurrence, and are computed the
+same way by ``decode_step``:
+
+* the input-side projection of the target embeddings (one matmul for all time steps), and
+* the output layer: the loop only collects [s_t; c_t; emb(y_{t-1})], and the vocabulary
+  projection runs once over the non-padded positions, the bulk of the FLOPs on a CPU.
+
+Decoder (Bahdanau et al. 2015, with the query the previous state s_{t-1}):
+  c_t = attention(s_{t-1}, encoder states),  s_t = cell([emb(y_{t-1}); c_t], s_{t-1}),
+  logits_t = W_o (W_d [s_t; c_t; emb(y_{t-1})] + b_d) + b_o  (a low-rank "deep output").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from pipeline.rnn import make_rnn
+from pipeline.text import BOS_ID, PAD_ID
+from pipeline.translate.attention import BahdanauAttention
+
+State = Any  # a tensor (GRU) or a tuple of (h, c) tensors (LSTM)
+Memory = tuple[tf.Tensor, tf.Tensor]  # (values = encoder states, keys = W2 values)
+
+
+def decoder_kind(cell: str) -> str:
+    """The decoder follows the encoder's family: LSTM kinds get an LSTM decoder."""
+    return "lstm" if "lstm" in cell else "gru"
+
+
+class Translator(keras.Model):
+    def __init__(
+        self,
+        source_vocab_size: int,
+        target_vocab_size: int,
+        *,
+        embed_dim: int = 128,
+        units: int = 256,
+        attention_units: int = 256,
+        cell: str = "keras_gru",
+        encoder_layers: int = 1,
+        dropout: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.source_vocab_size = source_vocab_size
+        self.target_vocab_size = target_vocab_size
+        self.embed_dim = embed_dim
+        self.units = units
+        self.attention_units = attention_units
+        self.cell_kind = cell
+        self.encoder_layers = encoder_layers
+        self.dropout_rate = dropout
+        self.decoder_kind = decoder_kind(cell)
+        gates = 4 if self.decoder_kind == "lstm" else 3
+
+        self.source_embedding = keras.layers.Embedding(
+            source_vocab_size, embed_dim, name="source_embedding"
+        )
+        self.encoder = make_rnn(
+            cell,
+            units,
+            bidirectional=True,
+            num_layers=encoder_layers,
+            return_sequences=True,
+            name="encoder",
+        )
+        self.bridge = [
+            keras.layers.Dense(units, activation="tanh", name=f"bridge_{i}")
+            for i in range(2 if self.decoder_kind == "lstm" else 1)
+        ]
+        self.target_embedding = keras.layers.Embedding(
+            target_vocab_size, embed_dim, name="target_embedding"
+        )
+        self.attention = BahdanauAttention(attention_units, name="attention")
+        self.dropout = keras.layers.Dropout(dropout)
+        # Linear: a tanh here saturated early in training (Adam moves all ~900 fan-in
+        # weights of a unit together, the pre-activations reached ~15) and cut every gradient
+        # but the output layer's, leaving a unigram model.
+        self.deep_output = keras.layers.Dense(embed_dim, name="deep_output")
+        self.output_layer = keras.layers.Dense(target_vocab_size, name="output")
+
+        # Built eagerly, so checkpoints restore into existing variables before any call.
+        memory_dim = 2 * units
+        self.source_embedding.build((None, None))
+        self.encoder.build((None, None, embed_dim))
+        for layer in self.bridge:
+            layer.build((None, memory_dim))
+        self.target_embedding.build((None,))
+        self.attention.build(units, memory_dim)
+        self.input_kernel = self.add_weight(
+            name="decoder_input_kernel", shape=(embed_dim, gates * units)
+        )
+        self.context_kernel = self.add_weight(
+            name="decoder_context_kernel", shape=(memory_dim, gates * units)
+        )
+        self.input_bias = self.add_weight(
+            name="decoder_input_bias", shape=(gates * units,), initializer="zeros"
+        )
+        self.recurrent_kernel = self.add_weight(
+            name="decoder_recurrent_kernel", shape=(units, gates * units), initializer="orthogonal"
+        )
+        self.recurrent_bias = self.add_weight(
+            name="decoder_recurrent_bias", shape=(gates * units,), initializer="zeros"
+        )
+        self.deep_output.build((None, units + memory_dim + embed_dim))
+        self.output_layer.build((None, embed_dim))
+        self.built = True
+
+    # --- encoder ---------------------------------------------------------------------------
+
+    def encode(
+        self, source_ids: tf.Tensor, training: bool = False
+    ) -> tuple[Memory, tf.Tensor, State]:
+        """(memory, memory_mask, initial decoder state) for int32 ``source_ids`` (N, S).
+
+        ``memory`` is (values (N, S, 2H), keys (N, S, A)); the keys are W2 of the values,
+        precomputed once. The initial state is a learned bridge, tanh(W [fwd_last; bwd_first]),
+        from the final states of both encoder directions.
+        """
+        source_ids = tf.convert_to_tensor(source_ids, tf.int32)
+        mask = tf.not_equal(source_ids, PAD_ID)
+        embedded = self.dropout(self.source_embedding(source_ids), training=training)
+        values = self.encoder(embedded, mask=mask, training=training)
+        lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
+        forward_last = tf.gather(
+            values[:, :, : self.units], tf.maximum(lengths - 1, 0), axis=1, batch_dims=1
+        )
+        backward_first = values[:, 0, self.units :]
+        final = tf.concat([forward_last, backward_first], axis=-1)
+        states = tuple(layer(final) for layer in self.bridge)
+        state = states[0] if self.decoder_kind == "gru" else states
+        return (values, self.attention.keys(values)), mask, state
+
+    # --- the decoder step, shared by training and decoding --------------------------------
+
+    def _embed_targets(self, tokens: tf.Tensor, training: bool) -> tuple[tf.Tensor, tf.Tensor]:
+        """Embeddings of the previous tokens and their input-side projection into the cell."""
+        embedded = self.dropout(self.target_embedding(tokens), training=training)
+        return embedded, tf.matmul(embedded, self.input_kernel) + self.input_bias
+
+    def _recur(
+        self,
+        projected_input: tf.Tensor,
+        state: State,
+        memory: Memory,
+        memory_mask: tf.Tensor,
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, State]:
+        """One step of the recurrence: (s_t, c_t, attention weights, new state)."""
+        values, keys = memory
+        previous = state if self.decoder_kind == "gru" else state[0]
+        context, weights = self.attention.attend(previous, keys, values, memory_mask)
+        inputs = projected_input + tf.matmul(context, self.context_kernel)
+        recurrent = tf.matmul(previous, self.recurrent_kernel) + self.recurrent_bias
+        if self.decoder_kind == "gru":  # Keras' reset_after GRU (the cuDNN variant)
+            x_z, x_r, x_h = tf.split(inputs, 3, axis=-1)
+            h_z, h_r, h_h = tf.split(recurrent, 3, axis=-1)
+            z = tf.sigmoid(x_z + h_z)
+            r = tf.sigmoid(x_r + h_r)
+            candidate = tf.tanh(x_h + r * h_h)
+            output = z * previous + (1.0 - z) * candidate
+            return output, context, weights, output
+        i, f, g, o = tf.split(inputs + recurrent, 4, axis=-1)
+        cell = tf.sigmoid(f + 1.0) * state[1] + tf.sigmoid(i) * tf.tanh(g)  # forget bias 1
+        output = tf.sigmoid(o) * tf.tanh(cell)
+        return output, context, weights, (output, cell)
+
+    def _logits(
+        self, output: tf.Tensor, context: tf.Tensor, embedded: tf.Tensor, training: bool
+    ) -> tf.Tensor:
+        features = tf.concat([output, context, embedded], axis=-1)
+        features = self.dropout(features, training=training)
+        return self.output_layer(self.deep_output(features))
+
+    def decode_step(
+        self,
+        prev_tokens: tf.Tensor,
+        state: State,
+        memory: Memory,
+        memory_mask: tf.Tensor,
+        training: bool = False,
+    ) -> tuple[tf.Tensor, State, tf.Tensor]:
+        """(logits (N, V), new state, attention (N, S)) after feeding ``prev_tokens`` (N,)."""
+        embedded, projected = self._embed_targets(
+            tf.convert_to_tensor(prev_tokens, tf.int32), training
+        )
+        output, context, weights, state = self._recur(projected, state, memory, memory_mask)
+        return self._logits(output, context, embedded, training), state, weights
+
+    # --- teacher forcing -------------------------------------------------------------------
+
+    def run_decoder(
+        self,
+        target_in: tf.Tensor,
+        state: State,
+        memory: Memory,
+        memory_mask: tf.Tensor,
+        training: bool = False,
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """The decoder over a whole target prefix (N, T) in one graph loop.
+
+        Returns the output-layer features (N, T, H + 2H + E) before dropout, their embedding
+        part included, and the attention weights (N, T, S).
+        """
+        embedded, projected = self._embed_targets(target_in, training)
+        batch = tf.shape(target_in)[0]
+        source_len = tf.shape(memory_mask)[1]
+        initial = (
+            state,
+            tf.zeros([batch, self.units]),
+            tf.zeros([batch, 2 * self.units]),
+            tf.zeros([batch, source_len]),
+        )
+
+        def step(carry: tuple, projected_t: tf.Tensor) -> tuple:
+            output, context, weights, new_state = self._recur(
+                projected_t, carry[0], memory, memory_mask
+            )
+            return new_state, output, context, weights
+
+        _, outputs, contexts, weights = tf.scan(
+            step, tf.transpose(projected, [1, 0, 2]), initializer=initial
+        )
+        outputs = tf.transpose(outputs, [1, 0, 2])
+        contexts = tf.transpose(contexts, [1, 0, 2])
+        return outputs, contexts, embedded, tf.transpose(weights, [1, 0, 2])
+
+    def teacher_forced(
+        self,
+        source_ids: tf.Tensor,
+        target_in: tf.Tensor,
+        positions: tf.Tensor | None = None,
+        training: bool = False,
+    ) -> tf.Tensor:
+        """Logits of every target position given the gold prefix.
+
+        With a boolean ``positions`` (N, T) (the non-padded targets), only those rows are
+        projected onto the vocabulary and the result is (K, V); otherwise (N, T, V).
+        """
+        memory, memory_mask, state = self.encode(source_ids, training=training)
+        outputs, contexts, embedded, _ = self.run_decoder(
+            tf.convert_to_tensor(target_in, tf.int32), state, memory, memory_mask, training
+        )
+        if positions is not None:
+            outputs = tf.boolean_mask(outputs, positions)
+            contexts = tf.boolean_mask(contexts, positions)
+            embedded = tf.boolean_mask(embedded, positions)
+        return self._logits(outputs, contexts, embedded, training)
+
+    def call(self, inputs: tuple[tf.Tensor, tf.Tensor], training: bool = False) -> tf.Tensor:
+        source_ids, target_in = inputs
+        return self.teacher_forced(source_ids, target_in, training=training)
+
+    def warm_up(self) -> None:
+        """Run every path once on a tiny batch, creating any variables still missing."""
+        source = tf.constant([[4, 3]], tf.int32)
+        self.teacher_forced(source, tf.constant([[BOS_ID]], tf.int32))
+        memory, mask, state = self.encode(source)
+        self.decode_step(tf.constant([BOS_ID]), state, memory, mask)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "source_vocab_size": self.source_vocab_size,
+            "target_vocab_size": self.target_vocab_size,
+            "embed_dim": self.embed_dim,
+            "units": self.units,
+            "attention_units": self.attention_units,
+            "cell": self.cell_kind,
+            "encoder_layers": self.encoder_layers,
+            "dropout": self.dropout_rate,
+        }

@@ -1,0 +1,489 @@
+"""``python -m pipeline.translate.train``: train the attention translator (default de -> en).
+
+Teacher forcing with a masked, label-smoothed cross-entropy, Adam with gradient clipping by
+global norm, and dropout, in a custom ``tf.distribute`` loop (``--strategy``). The run lives
+in ``runs/translate/<src>-<tgt>/``: checkpoints every ``save_every`` steps (a killed run
+resumes from the last one when rerun), TensorBoard logs, and ``best/``, the weights with the
+lowest dev loss plus everything :func:`pipeline.translate.load_trained` needs. Training stops
+after ``epochs`` epochs of ``steps_per_epoch`` steps, after ``patience`` epochs without a
+better dev loss (the learning rate halves after each), or after ``max_minutes``. Writes
+``reports/train_translate.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from pipeline import tokenize
+from pipeline.config import (
+    PRESETS,
+    Paths,
+    TranslateConfig,
+    add_common_args,
+    override,
+    paths_from_args,
+    setup_logging,
+)
+from pipeline.io import write_json
+from pipeline.rnn import KINDS
+from pipeline.text import PAD_ID, Vocabulary
+from pipeline.translate import data
+from pipeline.translate.model import Translator
+from pipeline.translate.saved import build_model, indexed, prepare_model_dir
+
+log = logging.getLogger("pipeline.translate")
+
+STRATEGIES = ("default", "mirrored", "multi_worker")
+SUMMARY_EVERY = 20  # steps between TensorBoard points
+LOG_EVERY = 100  # steps between log lines when there is no progress bar
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite; the checkpoints on disk predate it."""
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    """``multi_worker`` reads the cluster from ``TF_CONFIG``; create it before any TF op."""
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "default":
+        return tf.distribute.get_strategy()
+    raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    return resolver.task_type == "chief" or (
+        resolver.task_type == "worker" and resolver.task_id == 0
+    )
+
+
+def token_losses(
+    logits: tf.Tensor, labels: tf.Tensor, smoothing: float = 0.0
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Per-token (training loss, negative log-likelihood) for logits (K, V), labels (K,).
+
+    The training loss mixes the NLL with the cross-entropy against the uniform distribution
+    (label smoothing); perplexities always use the plain NLL.
+    """
+    log_probs = tf.nn.log_softmax(logits)
+    nll = -tf.gather(log_probs, labels, axis=1, batch_dims=1)
+    if not smoothing:
+        return nll, nll
+    uniform = -tf.reduce_mean(log_probs, axis=-1)
+    return (1.0 - smoothing) * nll + smoothing * uniform, nll
+
+
+def masked_loss(
+    model: Translator, batch: data.Batch, smoothing: float = 0.0, training: bool = False
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Sums over the non-PAD targets of (training loss, NLL), and their count."""
+    source, target_in, target_out = batch
+    positions = tf.not_equal(target_out, PAD_ID)
+    logits = model.teacher_forced(source, target_in, positions, training=training)
+    loss, nll = token_losses(logits, tf.boolean_mask(target_out, positions), smoothing)
+    count = tf.reduce_sum(tf.cast(positions, tf.float32))
+    return tf.reduce_sum(loss), tf.reduce_sum(nll), count
+
+
+class Trainer:
+    """The model, optimizer and compiled steps of one run under one strategy."""
+
+    def __init__(
+        self,
+        config: TranslateConfig,
+        source_vocab_size: int,
+        target_vocab_size: int,
+        strategy: tf.distribute.Strategy,
+    ) -> None:
+        self.config = config
+        self.strategy = strategy
+        with strategy.scope():
+            self.model = build_model(config, source_vocab_size, target_vocab_size)
+            self.optimizer = keras.optimizers.Adam(config.learning_rate)
+            self.optimizer.build(self.model.trainable_variables)
+        # Run state, saved with the weights so an interrupted run resumes where it was.
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.best_dev = tf.Variable(math.inf, dtype=tf.float64, trainable=False)
+        self.bad_epochs = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.elapsed = tf.Variable(0.0, dtype=tf.float64, trainable=False)
+        self.stopped = tf.Variable(False, trainable=False)
+        self.checkpoint = tf.train.Checkpoint(
+            model=indexed(self.model.weights),
+            optimizer=indexed(self.optimizer.variables),
+            step=self.step,
+            best_dev=self.best_dev,
+            bad_epochs=self.bad_epochs,
+            elapsed=self.elapsed,
+            stopped=self.stopped,
+            # Dropout's random state: a resumed run draws the masks a straight one would.
+            rng=indexed(
+                [
+                    layer.seed_generator.state
+                    for layer in self.model._flatten_layers()
+                    if getattr(layer, "seed_generator", None) is not None
+                ]
+            ),
+        )
+        self.weights_only = tf.train.Checkpoint(model=indexed(self.model.weights))
+        self._eval = tf.function(
+            lambda s, t_in, t_out: masked_loss(self.model, (s, t_in, t_out))[1:],
+            input_signature=[tf.TensorSpec([None, None], tf.int32)] * 3,
+        )
+
+    def learning_rate(self) -> float:
+        # Through a tensor: float() fails on a distributed (mirrored) variable.
+        return float(tf.convert_to_tensor(self.optimizer.learning_rate))
+
+    def _replica_step(self, batch: data.Batch) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        context = tf.distribute.get_replica_context()
+        replicas = self.strategy.num_replicas_in_sync
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            loss_sum, nll_sum, count = masked_loss(
+                self.model, batch, self.config.label_smoothing, training=True
+            )
+            # Mean over the tokens of the global batch, whatever each replica holds.
+            total = context.all_reduce(tf.distribute.ReduceOp.SUM, count)
+            loss = loss_sum / tf.maximum(total, 1.0)
+        grads = tape.gradient(loss, variables)
+        if replicas > 1:
+            # Clip the norm of the summed gradient, as one device would; the optimizer sums
+            # the replicas' gradients again, hence the division.
+            grads = context.all_reduce(
+                tf.distribute.ReduceOp.SUM, [tf.convert_to_tensor(g) for g in grads]
+            )
+            grads, _ = tf.clip_by_global_norm(grads, self.config.clipnorm)
+            grads = [g / replicas for g in grads]
+        else:
+            grads, _ = tf.clip_by_global_norm(grads, self.config.clipnorm)
+        self.optimizer.apply_gradients(zip(grads, variables, strict=True))
+        return loss_sum, nll_sum, count
+
+    def make_train_fn(self) -> Any:
+        @tf.function
+        def train_fn(iterator: Any) -> tuple[tf.Tensor, ...]:
+            results = self.strategy.run(self._replica_step, args=(next(iterator),))
+            return tuple(
+                self.strategy.reduce(tf.distribute.ReduceOp.SUM, r, axis=None) for r in results
+            )
+
+        return train_fn
+
+    def evaluate(self, batches: tf.data.Dataset) -> tuple[float, int]:
+        """Mean NLL per target token over ``batches``, and the token count."""
+        nll, count = 0.0, 0.0
+        for source, target_in, target_out in batches:
+            batch_nll, batch_count = self._eval(source, target_in, target_out)
+            nll += float(batch_nll)
+            count += float(batch_count)
+        return nll / max(count, 1.0), int(count)
+
+
+def run_name(config: TranslateConfig) -> str:
+    return f"{config.source}-{config.target}"
+
+
+def report_name(config: TranslateConfig) -> str:
+    default = (config.source, config.target) == ("de", "en")
+    return "train_translate" if default else f"train_translate_{config.source}_{config.target}"
+
+
+def _load_vocabs(paths: Paths, config: TranslateConfig) -> tuple[Vocabulary, Vocabulary]:
+    return (
+        Vocabulary.load(paths.processed / tokenize.vocab_file(config.source)),
+        Vocabulary.load(paths.processed / tokenize.vocab_file(config.target)),
+    )
+
+
+def train(
+    paths: Paths,
+    config: TranslateConfig,
+    strategy: tf.distribute.Strategy | None = None,
+    max_steps: int | None = None,
+) -> dict[str, Any]:
+    """The whole stage; returns the report it writes to ``reports/train_translate.json``.
+
+    ``max_steps`` ends this process after that many global steps, as if killed there (no
+    checkpoint is written): tests use it to check resumption.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    chief = is_chief(strategy)
+    keras.utils.set_random_seed(config.seed)
+    source_vocab, target_vocab = _load_vocabs(paths, config)
+    records = {
+        split: paths.processed / tokenize.TRANSLATE_RECORDS[split] for split in ("train", "dev")
+    }
+    train_pairs = data.read_pairs(records["train"], config.source, config.target)
+    dev = data.eval_batches(
+        data.read_pairs(records["dev"], config.source, config.target), config.batch_size
+    )
+    run_dir = paths.runs / "translate" / run_name(config)
+    # Non-chief workers must save too (saving is collective) but into throwaway folders.
+    save_root = run_dir if chief else Path(tempfile.mkdtemp(prefix="translate_worker_"))
+    trainer = Trainer(config, len(source_vocab), len(target_vocab), strategy)
+    manager = tf.train.CheckpointManager(trainer.checkpoint, str(save_root / "ckpt"), 2)
+    best_dir = save_root / "best"
+    best_manager = tf.train.CheckpointManager(trainer.weights_only, str(best_dir / "ckpt"), 1)
+    if manager.latest_checkpoint:
+        trainer.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        log.info("resuming %s at step %d", manager.latest_checkpoint, int(trainer.step))
+    if chief:
+        prepare_model_dir(
+            best_dir,
+            config,
+            paths.processed / tokenize.vocab_file(config.source),
+            paths.processed / tokenize.vocab_file(config.target),
+        )
+    params = sum(int(np.prod(v.shape)) for v in trainer.model.trainable_variables)
+    log.info(
+        "%s -> %s: vocabularies %d / %d, %s parameters, %d replica(s)",
+        config.source, config.target, len(source_vocab), len(target_vocab), f"{params:,}",
+        strategy.num_replicas_in_sync,
+    )  # fmt: skip
+
+    total_steps = config.epochs * config.steps_per_epoch
+    start_step = int(trainer.step)
+    stream = data.train_batches(
+        train_pairs,
+        batch_size=config.batch_size,
+        max_len=config.max_len,
+        shuffle_buffer=config.shuffle_buffer,
+        seed=config.seed,
+        skip=start_step,
+    )
+    iterator = iter(strategy.experimental_distribute_dataset(stream))
+    train_fn = trainer.make_train_fn()
+    writer = (
+        tf.summary.create_file_writer(str(run_dir / "tensorboard"))
+        if chief
+        else tf.summary.create_noop_writer()
+    )
+    budget = config.max_minutes * 60.0 if config.max_minutes > 0 else math.inf
+    session_start = time.perf_counter()
+    elapsed_before = float(trainer.elapsed)
+    session_tokens, session_train_seconds = 0, 0.0
+    history: list[dict[str, float]] = []
+    stop_reason = "finished" if bool(trainer.stopped) else ""
+
+    def elapsed() -> float:
+        return elapsed_before + time.perf_counter() - session_start
+
+    def save() -> None:
+        trainer.elapsed.assign(elapsed())
+        manager.save(checkpoint_number=int(trainer.step))
+
+    while not stop_reason:
+        step = int(trainer.step)
+        if step >= total_steps:
+            stop_reason = "epochs done"
+            break
+        epoch = step // config.steps_per_epoch
+        epoch_end = (epoch + 1) * config.steps_per_epoch
+        bar = tqdm(
+            total=config.steps_per_epoch,
+            initial=step - epoch * config.steps_per_epoch,
+            desc=f"epoch {epoch + 1}/{config.epochs}",
+            unit="step",
+            disable=not sys.stderr.isatty(),
+            leave=False,
+        )
+        epoch_start, epoch_tokens, loss_sum, loss_count = time.perf_counter(), 0, 0.0, 0.0
+        out_of_time = interrupted = False
+        while step < epoch_end:
+            step_start = time.perf_counter()
+            loss, nll, count = (float(x) for x in train_fn(iterator))
+            session_train_seconds += time.perf_counter() - step_start
+            if not (math.isfinite(loss) and math.isfinite(nll)):
+                raise NonFiniteLossError(
+                    f"training loss became {loss} at step {step + 1}; stopped without saving, "
+                    f"so the checkpoints in {run_dir} (last: {manager.latest_checkpoint}) "
+                    "are intact. Lower --learning-rate or --clipnorm and rerun."
+                )
+            trainer.step.assign_add(1)
+            step += 1
+            epoch_tokens += int(count)
+            session_tokens += int(count)
+            loss_sum, loss_count = loss_sum + nll, loss_count + count
+            rate = epoch_tokens / max(time.perf_counter() - epoch_start, 1e-9)
+            bar.update(1)
+            bar.set_postfix(loss=f"{nll / max(count, 1):.3f}", tok_s=f"{rate:,.0f}")
+            if step % LOG_EVERY == 0 and bar.disable:  # log files get a line instead
+                log.info("step %d: loss %.3f, %.0f tokens/s", step, nll / max(count, 1), rate)
+            if step % SUMMARY_EVERY == 0:
+                mean = loss_sum / max(loss_count, 1.0)
+                with writer.as_default(step=step):
+                    tf.summary.scalar("train/loss", mean)
+                    tf.summary.scalar("train/perplexity", math.exp(min(mean, 50.0)))
+                    tf.summary.scalar("train/tokens_per_second", rate)
+                    tf.summary.scalar("train/learning_rate", trainer.learning_rate())
+            if step % config.save_every == 0:
+                save()
+            if elapsed() >= budget:
+                out_of_time = True
+                break
+            if max_steps is not None and step >= max_steps:
+                interrupted = True
+                break
+        bar.close()
+        if interrupted:  # like a kill: no save, so the rerun redoes the steps since the last
+            stop_reason = f"max_steps {max_steps} reached"
+            break
+        epoch_seconds = time.perf_counter() - epoch_start
+        dev_loss, _ = trainer.evaluate(dev)
+        train_loss = loss_sum / max(loss_count, 1.0)
+        entry = {
+            "step": step,
+            "train_loss": round(train_loss, 4),
+            "dev_loss": round(dev_loss, 4),
+            "dev_perplexity": round(math.exp(min(dev_loss, 50.0)), 2),
+            "tokens_per_second": round(epoch_tokens / max(epoch_seconds, 1e-9), 1),
+            "learning_rate": trainer.learning_rate(),
+        }
+        history.append(entry)
+        with writer.as_default(step=step):
+            tf.summary.scalar("dev/loss", dev_loss)
+            tf.summary.scalar("dev/perplexity", entry["dev_perplexity"])
+        writer.flush()
+        improved = dev_loss < float(trainer.best_dev)
+        log.info(
+            "epoch %d (step %d): train loss %.3f, dev loss %.3f (perplexity %.1f)%s, %.0f tok/s",
+            epoch + 1, step, train_loss, dev_loss, entry["dev_perplexity"],
+            " *" if improved else "", entry["tokens_per_second"],
+        )  # fmt: skip
+        if improved:
+            trainer.best_dev.assign(dev_loss)
+            trainer.bad_epochs.assign(0)
+            best_manager.save(checkpoint_number=step)
+        else:
+            trainer.bad_epochs.assign_add(1)
+            trainer.optimizer.learning_rate.assign(trainer.learning_rate() * 0.5)
+            if int(trainer.bad_epochs) >= config.patience:
+                stop_reason = f"early stop: no better dev loss for {config.patience} epochs"
+        if out_of_time and not stop_reason:
+            stop_reason = f"time budget of {config.max_minutes:g} min used"
+        if stop_reason:
+            trainer.stopped.assign(True)
+        save()
+    log.info("stopped: %s", stop_reason)
+    if max_steps is not None and not bool(trainer.stopped):
+        return {"stop_reason": stop_reason, "steps": int(trainer.step)}
+
+    # The best weights, rebuilt as a later stage will, and their dev loss.
+    if best_manager.latest_checkpoint:
+        trainer.weights_only.restore(best_manager.latest_checkpoint).assert_consumed()
+    dev_loss, dev_tokens = trainer.evaluate(dev)
+    report = {
+        "config": asdict(config),
+        "strategy": type(strategy).__name__,
+        "replicas": strategy.num_replicas_in_sync,
+        "model_dir": str(best_dir),
+        "parameters": params,
+        "source_vocab_size": len(source_vocab),
+        "target_vocab_size": len(target_vocab),
+        "dev_loss": round(dev_loss, 4),
+        "dev_perplexity": round(math.exp(min(dev_loss, 50.0)), 2),
+        "dev_tokens": dev_tokens,
+        "steps": int(trainer.step),
+        "stop_reason": stop_reason,
+        "train_seconds": round(float(trainer.elapsed), 1),
+        # Training steps only (this process): evaluation and checkpoints excluded.
+        "tokens_per_second": round(session_tokens / max(session_train_seconds, 1e-9), 1),
+        "history": history,
+    }
+    if chief:
+        write_json(paths.reports / f"{report_name(config)}.json", report)
+    return report
+
+
+def summary(report: dict[str, Any]) -> str:
+    return (
+        f"{report['model_dir']}: dev loss {report['dev_loss']:.3f} "
+        f"(perplexity {report['dev_perplexity']:.1f}) over {report['dev_tokens']:,} tokens; "
+        f"{report['steps']} steps in {report['train_seconds']:.0f} s "
+        f"({report['tokens_per_second']:,.0f} target tokens/s; {report['stop_reason']})"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.translate.train", description=__doc__.split("\n\n")[0]
+    )
+    add_common_args(parser)
+    parser.add_argument("--runs-dir", type=Path, default=Paths.runs, help="checkpoints, logs")
+    parser.add_argument("--source", help="source language feature (default: de)")
+    parser.add_argument("--target", help="target language feature (default: en)")
+    parser.add_argument("--strategy", choices=STRATEGIES, default="default")
+    parser.add_argument("--cell", choices=KINDS, help="encoder RNN kind (pipeline.rnn)")
+    parser.add_argument("--encoder-layers", type=int)
+    parser.add_argument("--embed-dim", type=int)
+    parser.add_argument("--units", type=int)
+    parser.add_argument("--attention-units", type=int)
+    parser.add_argument("--dropout", type=float)
+    parser.add_argument("--label-smoothing", type=float)
+    parser.add_argument("--max-len", type=int, help="longest training pair kept (tokens)")
+    parser.add_argument("--batch-size", type=int, help="global batch size")
+    parser.add_argument("--learning-rate", type=float)
+    parser.add_argument("--clipnorm", type=float, help="global gradient norm bound")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--steps-per-epoch", type=int)
+    parser.add_argument("--max-minutes", type=float, help="wall-clock budget (0: none)")
+    parser.add_argument("--patience", type=int)
+    parser.add_argument("--save-every", type=int, help="steps between checkpoints")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument(
+        "--restart",
+        action="store_true",
+        help="discard this direction's checkpoints and train from scratch (otherwise an "
+        "interrupted run resumes, and a finished one only rewrites its report)",
+    )
+    parser.add_argument("--max-steps", type=int, help=argparse.SUPPRESS)  # tests
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    # A line per checkpoint (absl) or per collective (tf.distribute) otherwise.
+    logging.getLogger("absl").setLevel(logging.WARNING)
+    logging.getLogger("tensorflow").setLevel(logging.WARNING)
+    strategy = make_strategy(args.strategy)  # first: multi-worker must precede other TF ops
+    paths = Paths(**{**asdict(paths_from_args(args)), "runs": args.runs_dir})
+    config = override(PRESETS[args.preset].translate, **vars(args))
+    if args.restart:
+        shutil.rmtree(paths.runs / "translate" / run_name(config) / "ckpt", ignore_errors=True)
+    try:
+        report = train(paths, config, strategy, max_steps=args.max_steps)
+    except (FileNotFoundError, ValueError) as err:
+        log.error("%s", err)
+        return 1
+    except NonFiniteLossError as err:
+        log.error("%s", err)
+        return 3
+    if "model_dir" in report:
+        print(summary(report))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.exit(main())

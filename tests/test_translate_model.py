@@ -1,0 +1,138 @@
+"""The attention translator's network: attention masking, the shared decoder step, the loss."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipeline.config import TranslateConfig
+from pipeline.text import BOS_ID, EOS_ID, PAD_ID
+from pipeline.translate import data
+from pipeline.translate.attention import masked_softmax
+from pipeline.translate.model import Translator
+from pipeline.translate.train import Trainer, masked_loss, token_losses
+
+SOURCE = tf.constant([[5, 6, 7, 8, EOS_ID, 0], [9, EOS_ID, 0, 0, 0, 0]], tf.int32)
+TARGET_OUT = tf.constant([[10, 11, 12, EOS_ID], [13, EOS_ID, 0, 0]], tf.int32)
+TARGET_IN = tf.constant([[BOS_ID, 10, 11, 12], [BOS_ID, 13, 0, 0]], tf.int32)
+
+
+def small_model(cell: str = "keras_gru", layers: int = 1, dropout: float = 0.0) -> Translator:
+    keras.utils.set_random_seed(1)
+    model = Translator(
+        30, 20, embed_dim=8, units=12, attention_units=10, cell=cell,
+        encoder_layers=layers, dropout=dropout,
+    )  # fmt: skip
+    model.warm_up()
+    return model
+
+
+def test_masked_softmax_ignores_masked_scores() -> None:
+    scores = tf.constant([[1.0, 2.0, 50.0], [3.0, -1.0, 7.0]])
+    mask = tf.constant([[True, True, False], [True, True, True]])
+    weights = masked_softmax(scores, mask).numpy()
+    assert weights[0, 2] == 0.0
+    np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(weights[0, :2], tf.nn.softmax([1.0, 2.0]).numpy(), rtol=1e-6)
+
+
+def test_attention_sums_to_one_and_ignores_padding() -> None:
+    model = small_model()
+    memory, mask, state = model.encode(SOURCE)
+    logits, _, weights = model.decode_step(tf.constant([BOS_ID, BOS_ID]), state, memory, mask)
+    weights = weights.numpy()
+    np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-5)
+    assert np.all(weights[~mask.numpy()] == 0.0)
+    assert np.all(weights[mask.numpy()] > 0.0)
+    # More padding changes nothing: not the encoder's final state, the keys or the logits.
+    padded = tf.pad(SOURCE, [[0, 0], [0, 4]])
+    memory2, mask2, state2 = model.encode(padded)
+    logits2, _, weights2 = model.decode_step(tf.constant([BOS_ID] * 2), state2, memory2, mask2)
+    np.testing.assert_allclose(logits2.numpy(), logits.numpy(), atol=1e-5)
+    np.testing.assert_allclose(weights2.numpy()[:, :6], weights, atol=1e-6)
+
+
+@pytest.mark.parametrize(("cell", "layers"), [("keras_gru", 1), ("lstm", 2)])
+def test_teacher_forced_logits_equal_step_by_step_decoding(cell: str, layers: int) -> None:
+    model = small_model(cell, layers, dropout=0.3)  # dropout is off outside training
+    full = model.teacher_forced(SOURCE, TARGET_IN).numpy()
+    memory, mask, state = model.encode(SOURCE)
+    if cell == "lstm":
+        assert isinstance(state, tuple) and len(state) == 2
+    steps = []
+    for t in range(TARGET_IN.shape[1]):
+        logits, state, _ = model.decode_step(TARGET_IN[:, t], state, memory, mask)
+        steps.append(logits.numpy())
+    np.testing.assert_allclose(np.stack(steps, axis=1), full, atol=1e-5)
+    # The masked training path returns the same rows, just without the PAD positions.
+    positions = tf.not_equal(TARGET_OUT, PAD_ID)
+    kept = model.teacher_forced(SOURCE, TARGET_IN, positions).numpy()
+    np.testing.assert_allclose(kept, full[positions.numpy()], atol=1e-5)
+
+
+def test_decode_step_in_a_graph_with_tiled_memory() -> None:
+    """Beam search tiles memory with tf.nest and calls decode_step inside a tf.function."""
+    model = small_model("keras_lstm")
+    memory, mask, state = model.encode(SOURCE)
+    tile = lambda x: tf.repeat(x, 3, axis=0)  # noqa: E731
+    memory3, mask3, state3 = (tf.nest.map_structure(tile, x) for x in (memory, mask, state))
+    step = tf.function(model.decode_step)
+    logits, new_state, weights = step(tf.fill([6], BOS_ID), state3, memory3, mask3)
+    assert logits.shape == (6, 20) and weights.shape == (6, 6)
+    assert tf.nest.map_structure(lambda s: s.shape, new_state) == ((6, 12), (6, 12))
+    eager, _, _ = model.decode_step(tf.fill([2], BOS_ID), state, memory, mask)
+    np.testing.assert_allclose(logits.numpy()[::3], eager.numpy(), atol=1e-5)
+
+
+def test_loss_masks_padding() -> None:
+    model = small_model()
+    loss_sum, nll_sum, count = masked_loss(model, (SOURCE, TARGET_IN, TARGET_OUT))
+    assert float(count) == 6.0
+    # Per-token NLL from the full logits, PAD positions dropped by hand.
+    logits = model.teacher_forced(SOURCE, TARGET_IN)
+    nll = tf.keras.losses.sparse_categorical_crossentropy(TARGET_OUT, logits, from_logits=True)
+    expected = float(tf.reduce_sum(tf.where(TARGET_OUT != PAD_ID, nll, 0.0)))
+    assert float(nll_sum) == pytest.approx(expected, rel=1e-5)
+    assert float(loss_sum) == pytest.approx(expected, rel=1e-5)  # no smoothing asked
+    # Extra PAD columns change nothing.
+    more = [tf.pad(x, [[0, 0], [0, 3]]) for x in (SOURCE, TARGET_IN, TARGET_OUT)]
+    _, nll_more, count_more = masked_loss(model, tuple(more))
+    assert float(count_more) == 6.0
+    assert float(nll_more) == pytest.approx(expected, rel=1e-5)
+
+
+def test_label_smoothing_mixes_in_the_uniform_cross_entropy() -> None:
+    logits = tf.constant([[2.0, 0.0, -1.0, 0.5]])
+    labels = tf.constant([0])
+    smoothed, nll = token_losses(logits, labels, smoothing=0.2)
+    log_p = tf.nn.log_softmax(logits)[0].numpy()
+    assert float(nll[0]) == pytest.approx(-log_p[0], rel=1e-6)
+    assert float(smoothed[0]) == pytest.approx(0.8 * -log_p[0] + 0.2 * -log_p.mean(), rel=1e-6)
+
+
+def test_overfits_twenty_pairs() -> None:
+    rng = np.random.default_rng(0)
+    sources = [[*rng.integers(4, 30, size=rng.integers(2, 6)), EOS_ID] for _ in range(20)]
+    # Target: the source reversed, mapped into the target vocabulary.
+    targets = [[4 + (w % 16) for w in reversed(s[:-1])] + [EOS_ID] for s in sources]
+    pairs = tf.data.Dataset.from_generator(
+        lambda: iter(zip(sources, targets, strict=True)),
+        output_signature=(tf.TensorSpec([None], tf.int32),) * 2,
+    )
+    batch = next(iter(data.eval_batches(pairs, 20)))
+    config = TranslateConfig(
+        embed_dim=16, units=32, attention_units=16, dropout=0.0, label_smoothing=0.0,
+        learning_rate=0.02, clipnorm=5.0,
+    )  # fmt: skip
+    keras.utils.set_random_seed(0)
+    trainer = Trainer(config, 30, 20, tf.distribute.get_strategy())
+    train_fn = trainer.make_train_fn()
+    iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
+    for _ in range(150):
+        _, nll, count = train_fn(iterator)
+    final = float(nll) / float(count)
+    assert final < 0.05, final
+    mean_nll, tokens = trainer.evaluate(tf.data.Dataset.from_tensors(batch))
+    assert tokens == int(count) and mean_nll < 0.05
