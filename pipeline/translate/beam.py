@@ -1,0 +1,437 @@
+"""Greedy decoding, beam search and teacher-forced scoring for any encoder-decoder.
+
+The model is reached only through two functions, so anything with this shape decodes:
+
+- ``encode_fn(source_ids (N, S) int32) -> (memory, memory_mask (N, S) bool, state)``, where
+  ``memory`` and ``state`` are nests of (N, ...) tensors;
+- ``step_fn(prev_tokens (N,), state, memory, memory_mask) -> (logits (N, V), state,
+  attention (N, S))``.
+
+Every loop is a ``tf.while_loop`` over time with fixed-shape loop variables, so each function
+traces once inside a ``tf.function`` with unknown N and S (``decoder`` builds one) and stops
+as soon as every sentence is done. PAD and BOS are never produced. ``max_len`` (tokens, EOS
+included, at least 1) is an int, a scalar tensor or one limit per sentence: per-sentence
+limits derived from the true source lengths make a sentence decode the same alone and in any
+batch.
+
+Beam search keeps B hypotheses per sentence, flattened to N*B rows for ``step_fn``. Each step
+takes the best candidates by raw log-probability; one that ends in EOS leaves the beam for the
+finished set and the beam shrinks by one (as in Nematus/Marian), so a sentence is done once it
+has B finished hypotheses, and B=1 is exactly greedy decoding. Length normalization only ranks
+the finished hypotheses: score = log P / lp(T), T counting EOS, with lp(T) = T^alpha ("seed")
+or ((5+T)/6)^alpha ("gnmt"). A sentence also stops early once no alive hypothesis can reach
+its n-best: log P only falls as a hypothesis grows and lp only rises, so log P / lp(max_len)
+bounds every score a hypothesis can still reach. At the limit, unfinished hypotheses count as
+finished (of length max_len), so there is always an output.
+
+A step costs O(alive rows x (V + S x D)), whatever the step or the batch: ``step_fn`` runs
+only on the alive hypotheses (not on dead beams or done sentences), each row's best tokens
+are found without materializing (rows, V) log-probabilities, and the search keeps only each
+step's (N, B) tokens, parent beams and attention in TensorArrays, backtracking once at the
+end (as tensor2tensor and fairseq do) instead of copying whole histories every step.
+``beam_size`` and ``alpha`` may be tensors, so one graph serves every setting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal, NamedTuple
+
+import tensorflow as tf
+
+from pipeline.text import BOS_ID, EOS_ID, PAD_ID
+
+EncodeFn = Callable[[tf.Tensor], tuple[Any, tf.Tensor, Any]]
+StepFn = Callable[[tf.Tensor, Any, Any, tf.Tensor], tuple[tf.Tensor, Any, tf.Tensor]]
+LengthPenalty = Literal["seed", "gnmt"]
+
+NEG_INF = float("-inf")
+
+
+# Rows of logits are searched for their best tokens block by block: the best k tokens lie
+# in the k blocks with the highest maxima, so one cheap max pass over the vocabulary
+# replaces a heap-based top-k over all of it (the costliest op of a step after the matmul).
+_BLOCK = 128
+
+
+def _best_tokens(logits: tf.Tensor, k: int | tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Each row's best tokens other than PAD and BOS, best first (ties: lower id first).
+
+    Returns log-probabilities (rows, W) and ids (rows, W), W = min(k + 2, V): the k + 2
+    best logits, in which PAD and BOS are -inf, so the first k finite ones are the answer.
+    The log-softmax normalizer is computed per row; the (rows, V) log-probabilities never are.
+    """
+    vocab = tf.shape(logits)[-1]
+    width = tf.minimum(k + 2, vocab)
+    static_vocab = logits.shape[-1]
+    if static_vocab is not None and static_vocab >= 4 * _BLOCK:
+        n_blocks = -(-static_vocab // _BLOCK)
+        padded = tf.pad(
+            logits, [[0, 0], [0, n_blocks * _BLOCK - static_vocab]], constant_values=NEG_INF
+        )
+        blocks = tf.reshape(padded, [-1, n_blocks, _BLOCK])
+        block_max = tf.reduce_max(blocks, axis=-1)
+        row_max = tf.reduce_max(block_max, axis=-1, keepdims=True)
+        # In ascending order, so that ties among the candidates still favour lower ids.
+        chosen = tf.sort(tf.math.top_k(block_max, k=tf.minimum(width, n_blocks)).indices)
+        candidates = tf.gather(blocks, chosen, batch_dims=1)
+        candidate_ids = chosen[:, :, None] * _BLOCK + tf.range(_BLOCK)
+        rows = tf.shape(logits)[0]
+        top, position = tf.math.top_k(tf.reshape(candidates, [rows, -1]), k=width)
+        ids = tf.gather(tf.reshape(candidate_ids, [rows, -1]), position, batch_dims=1)
+    else:
+        row_max = tf.reduce_max(logits, axis=-1, keepdims=True)
+        top, ids = tf.math.top_k(logits, k=width)
+    log_norm = row_max + tf.math.log(
+        tf.reduce_sum(tf.exp(logits - row_max), axis=-1, keepdims=True)
+    )
+    never = tf.equal(ids, PAD_ID) | tf.equal(ids, BOS_ID)
+    return tf.where(never, NEG_INF, top - log_norm), ids
+
+
+def _limits(max_len: int | tf.Tensor, batch: tf.Tensor) -> tf.Tensor:
+    """One int32 length limit (>= 1) per sentence."""
+    limits = tf.broadcast_to(tf.cast(max_len, tf.int32), [batch])
+    return tf.maximum(limits, 1)
+
+
+def _same_nesting(like: Any, state: Any) -> Any:
+    """``state`` in the nesting of ``like``: cells may return a list for a tuple, as Keras'."""
+    return tf.nest.pack_sequence_as(like, tf.nest.flatten(state))
+
+
+def _gather(nest: Any, rows: tf.Tensor) -> Any:
+    return tf.nest.map_structure(lambda x: tf.gather(x, rows), nest)
+
+
+def _checked(value: tf.Tensor, checks: list[Any]) -> tf.Tensor:
+    """``value`` computed only after the ``checks`` (graph assertions) have passed."""
+    with tf.control_dependencies(checks):
+        return tf.identity(value)
+
+
+def length_penalty_fn(
+    kind: LengthPenalty, alpha: float | tf.Tensor
+) -> Callable[[tf.Tensor], tf.Tensor]:
+    """lp(T) for int lengths T: T^alpha ("seed") or ((5+T)/6)^alpha ("gnmt"); alpha=0 gives 1.
+
+    ``alpha`` may be a tensor; a negative one fails in the graph (InvalidArgumentError).
+    """
+    if tf.is_tensor(alpha):
+        alpha = tf.cast(alpha, tf.float32)
+        alpha = _checked(
+            alpha,
+            [
+                tf.debugging.assert_non_negative(
+                    alpha, message="alpha must be >= 0: the early-stop bound assumes lp grows"
+                )
+            ],
+        )
+    elif alpha < 0:
+        raise ValueError("alpha must be >= 0: the early-stop bound assumes lp grows with T")
+    if kind == "seed":
+        return lambda lengths: tf.pow(tf.cast(lengths, tf.float32), alpha)
+    if kind == "gnmt":
+        return lambda lengths: tf.pow((5.0 + tf.cast(lengths, tf.float32)) / 6.0, alpha)
+    raise ValueError(f"unknown length penalty {kind!r}")
+
+
+def greedy_decode(
+    encode_fn: EncodeFn, step_fn: StepFn, source_ids: tf.Tensor, max_len: int | tf.Tensor
+) -> dict[str, tf.Tensor]:
+    """The argmax token at every step until EOS or the length limit.
+
+    Returns tokens (N, T) int32 with PAD after EOS, scores (N,) the summed log-probabilities
+    of the tokens, lengths (N,) (EOS included) and attention (N, T, S), zero after the end.
+    Each step runs ``step_fn`` on the unfinished sentences only.
+    """
+    source_ids = tf.convert_to_tensor(source_ids, tf.int32)
+    memory, memory_mask, state = encode_fn(source_ids)
+    batch = tf.shape(source_ids)[0]
+    limits = _limits(max_len, batch)
+
+    def body(t, prev, state, finished, scores, lengths, tokens, attention):
+        rows = tf.cast(tf.where(~finished)[:, 0], tf.int32)
+        logits, new_state, weights = step_fn(
+            tf.gather(prev, rows), _gather(state, rows), _gather(memory, rows),
+            tf.gather(memory_mask, rows),
+        )  # fmt: skip
+        log_probs, ids = _best_tokens(logits, 1)
+        best = tf.argmax(log_probs, axis=-1, output_type=tf.int32)  # the first finite one
+        at = rows[:, None]
+        token = tf.scatter_nd(at, tf.gather(ids, best, batch_dims=1), [batch])  # PAD if done
+        scores = tf.tensor_scatter_nd_add(scores, at, tf.gather(log_probs, best, batch_dims=1))
+        lengths += tf.cast(~finished, tf.int32)
+        tokens = tokens.write(t, token)
+        attention = attention.write(t, tf.scatter_nd(at, weights, [batch, tf.shape(weights)[1]]))
+        state = tf.nest.map_structure(
+            lambda old, new: tf.tensor_scatter_nd_update(old, at, new),
+            state, _same_nesting(state, new_state),
+        )  # fmt: skip
+        finished |= tf.equal(token, EOS_ID) | (t + 1 >= limits)
+        return t + 1, token, state, finished, scores, lengths, tokens, attention
+
+    def cond(t, prev, state, finished, *_):
+        return ~tf.reduce_all(finished)
+
+    _, _, _, _, scores, lengths, tokens, attention = tf.while_loop(
+        cond,
+        body,
+        (
+            tf.constant(0),
+            tf.fill([batch], BOS_ID),
+            state,
+            tf.zeros([batch], tf.bool),
+            tf.zeros([batch]),
+            tf.zeros([batch], tf.int32),
+            tf.TensorArray(tf.int32, size=0, dynamic_size=True),
+            tf.TensorArray(tf.float32, size=0, dynamic_size=True),
+        ),
+    )
+    return {
+        "tokens": tf.transpose(tokens.stack()),
+        "scores": scores,
+        "lengths": lengths,
+        "attention": tf.transpose(attention.stack(), [1, 0, 2]),
+    }
+
+
+class _Finished(NamedTuple):
+    """Up to B finished hypotheses per sentence, in slots filled in order of completion.
+
+    A hypothesis is found again by backtracking from candidate ``rank`` of step
+    ``length - 1``; the search records every step's tokens and parents for that.
+    """
+
+    rank: tf.Tensor  # (N, B) int32
+    log_probs: tf.Tensor  # (N, B), -inf in empty slots
+    scores: tf.Tensor  # (N, B) normalized, -inf in empty slots
+    lengths: tf.Tensor  # (N, B) int32, 0 in empty slots
+    count: tf.Tensor  # (N,) int32
+
+
+def _add_finished(
+    finished: _Finished,
+    mask: tf.Tensor,
+    log_probs: tf.Tensor,
+    length: tf.Tensor,
+    penalty: Callable[[tf.Tensor], tf.Tensor],
+) -> _Finished:
+    """Move the candidates where ``mask`` (N, B) is set into each sentence's next free slots.
+
+    Only the K new rows are scattered; there is always room since a sentence never has
+    more than B hypotheses alive and finished together.
+    """
+    new = tf.cast(mask, tf.int32)
+    slots = finished.count[:, None] + tf.cumsum(new, axis=1, exclusive=True)
+    source = tf.cast(tf.where(mask), tf.int32)  # (K, 2): sentence, rank among candidates
+    target = tf.stack([source[:, 0], tf.gather_nd(slots, source)], axis=1)
+    lengths = tf.fill(tf.shape(log_probs), length)
+
+    def put(buffer: tf.Tensor, values: tf.Tensor) -> tf.Tensor:
+        return tf.tensor_scatter_nd_update(buffer, target, tf.gather_nd(values, source))
+
+    return _Finished(
+        rank=tf.tensor_scatter_nd_update(finished.rank, target, source[:, 1]),
+        log_probs=put(finished.log_probs, log_probs),
+        scores=put(finished.scores, log_probs / penalty(lengths)),
+        lengths=put(finished.lengths, lengths),
+        count=finished.count + tf.reduce_sum(new, axis=1),
+    )
+
+
+def beam_search(
+    encode_fn: EncodeFn,
+    step_fn: StepFn,
+    source_ids: tf.Tensor,
+    beam_size: int | tf.Tensor,
+    alpha: float | tf.Tensor = 0.0,
+    max_len: int | tf.Tensor = 100,
+    length_penalty: LengthPenalty = "seed",
+    n_best: int = 1,
+) -> dict[str, tf.Tensor]:
+    """The ``n_best`` best hypotheses per sentence, best first (see the module docstring).
+
+    ``beam_size`` and ``alpha`` may be scalar tensors, so one graph serves every setting;
+    invalid values are then InvalidArgumentErrors when the graph runs.
+
+    Returns tokens (N, n_best, T) int32 with PAD after EOS, scores (N, n_best) normalized,
+    log_probs (N, n_best) raw sums, lengths (N, n_best) EOS included, and attention
+    (N, n_best, T, S), zero after the end.
+    """
+    if tf.is_tensor(beam_size) or tf.is_tensor(n_best):
+        beam_size = tf.cast(beam_size, tf.int32)
+        beam_size = _checked(
+            beam_size,
+            [
+                tf.debugging.assert_greater_equal(n_best, 1, message="need 1 <= n_best"),
+                tf.debugging.assert_less_equal(
+                    n_best, beam_size, message="need n_best <= beam_size"
+                ),
+            ],
+        )
+    elif not 1 <= n_best <= beam_size:
+        raise ValueError("need 1 <= n_best <= beam_size")
+    penalty = length_penalty_fn(length_penalty, alpha)
+    source_ids = tf.convert_to_tensor(source_ids, tf.int32)
+    memory, memory_mask, state = encode_fn(source_ids)
+    batch, beams = tf.shape(source_ids)[0], beam_size
+    limits = _limits(max_len, batch)
+    state = tf.nest.map_structure(lambda x: tf.repeat(x, beams, axis=0), state)
+    offsets = tf.range(batch)[:, None] * beams  # row n*B + b is beam b of sentence n
+    rank = tf.range(beams)[None, :]
+
+    def body(t, prev, state, alive, tokens, parents, attention, finished):
+        # Only the alive hypotheses are run: at the start, once the beam shrinks and after a
+        # sentence is done, most rows would be wasted work.
+        live = tf.reshape(alive > NEG_INF, [-1])
+        rows = tf.cast(tf.where(live)[:, 0], tf.int32)
+        sentence = rows // beams
+        logits, new_state, weights = step_fn(
+            tf.gather(prev, rows), _gather(state, rows), _gather(memory, sentence),
+            tf.gather(memory_mask, sentence),
+        )  # fmt: skip
+        # A beam's B best continuations hold all it can contribute to the sentence's B best.
+        log_probs, ids = _best_tokens(logits, beams)
+        width = tf.shape(ids)[1]
+        shape = [batch * beams, width]
+        log_probs = tf.reshape(tf.scatter_nd(rows[:, None], log_probs, shape), [batch, -1])
+        ids = tf.reshape(tf.scatter_nd(rows[:, None], ids, shape), [batch, -1])
+        candidates = tf.repeat(alive, width, axis=1) + log_probs  # -inf from dead beams
+        top, index = tf.math.top_k(candidates, k=beams)
+        token = tf.gather(ids, index, batch_dims=1)
+        parent = index // width
+        # Where each chosen candidate's parent sits among the rows that were run (any row
+        # for a candidate from a dead beam: it is -inf and never used).
+        position = tf.minimum(tf.cumsum(tf.cast(live, tf.int32), exclusive=True), tf.size(rows) - 1)
+        source = tf.gather(position, tf.reshape(parent + offsets, [-1]))
+        state = _gather(_same_nesting(state, new_state), source)
+        tokens = tokens.write(t, token)
+        parents = parents.write(t, parent)
+        attention = attention.write(t, tf.reshape(tf.gather(weights, source), [batch, beams, -1]))
+        # The beam is as wide as the sentence's unfinished share of B.
+        kept = (rank < beams - finished.count[:, None]) & (top > NEG_INF)
+        ended = tf.equal(token, EOS_ID)
+        finished = _add_finished(finished, kept & ended, top, t + 1, penalty)
+        alive = tf.where(kept & ~ended, top, NEG_INF)
+        # Hypotheses at their sentence's length limit are finished as they are.
+        at_limit = (t + 1 >= limits)[:, None] & (alive > NEG_INF)
+        finished = _add_finished(finished, at_limit, alive, t + 1, penalty)
+        alive = tf.where(at_limit, NEG_INF, alive)
+        # Sentences whose alive hypotheses can no longer reach the n-best are done.
+        best_reachable = tf.reduce_max(alive, axis=1) / penalty(limits)
+        nth_finished = tf.math.top_k(finished.scores, k=n_best).values[:, -1]
+        alive = tf.where((nth_finished >= best_reachable)[:, None], NEG_INF, alive)
+        return t + 1, tf.reshape(token, [-1]), state, alive, tokens, parents, attention, finished
+
+    def cond(t, prev, state, alive, *_):
+        return tf.reduce_any(alive > NEG_INF)
+
+    empty = tf.fill([batch, beams], NEG_INF)
+    _, _, _, _, tokens, parents, attention, finished = tf.while_loop(
+        cond,
+        body,
+        (
+            tf.constant(0),
+            tf.fill([batch * beams], BOS_ID),
+            state,
+            tf.concat([tf.zeros([batch, 1]), empty[:, 1:]], axis=1),  # one live start per sentence
+            tf.TensorArray(tf.int32, size=0, dynamic_size=True),  # (N, B) token per candidate
+            tf.TensorArray(tf.int32, size=0, dynamic_size=True),  # (N, B) its parent beam
+            tf.TensorArray(tf.float32, size=0, dynamic_size=True),  # (N, B, S) its attention
+            _Finished(
+                rank=tf.zeros([batch, beams], tf.int32),
+                log_probs=empty,
+                scores=empty,
+                lengths=tf.zeros([batch, beams], tf.int32),
+                count=tf.zeros([batch], tf.int32),
+            ),
+        ),
+    )
+    scores, best = tf.math.top_k(finished.scores, k=n_best)
+    lengths = tf.gather(finished.lengths, best, batch_dims=1)
+    longest = tf.reduce_max(lengths)
+    tokens, parents = tokens.stack()[:longest], parents.stack()[:longest]
+
+    # Backtrack once, from each hypothesis' last candidate to the first step.
+    def back(t, rank, path):
+        t -= 1
+        path = path.write(t, rank)
+        parent = tf.gather(parents[t], rank, batch_dims=1)
+        return t, tf.where(t < lengths, parent, rank), path
+
+    _, _, path = tf.while_loop(
+        lambda t, *_: t > 0,
+        back,
+        (
+            longest,
+            tf.gather(finished.rank, best, batch_dims=1),
+            tf.TensorArray(tf.int32, size=longest),
+        ),
+    )
+    path = path.stack()  # (T, N, n_best) candidate ranks
+    inside = tf.range(longest)[:, None, None] < lengths[None]
+    tokens = tf.where(inside, tf.gather(tokens, path, batch_dims=2), PAD_ID)
+    attention = tf.gather(attention.stack()[:longest], path, batch_dims=2)
+    attention = tf.where(inside[..., None], attention, 0.0)
+    return {
+        "tokens": tf.transpose(tokens, [1, 2, 0]),
+        "scores": scores,
+        "log_probs": tf.gather(finished.log_probs, best, batch_dims=1),
+        "lengths": lengths,
+        "attention": tf.transpose(attention, [1, 2, 0, 3]),
+    }
+
+
+def score_targets(
+    encode_fn: EncodeFn, step_fn: StepFn, source_ids: tf.Tensor, target_ids: tf.Tensor
+) -> tf.Tensor:
+    """log P(target | source) (N,): teacher-forced log-probabilities summed over the target
+    tokens (EOS included, PAD skipped), to set P(y* | x) beside P(ŷ | x) in error analysis."""
+    source_ids = tf.convert_to_tensor(source_ids, tf.int32)
+    targets = tf.convert_to_tensor(target_ids, tf.int32)
+    memory, memory_mask, state = encode_fn(source_ids)
+    batch = tf.shape(targets)[0]
+    previous = tf.concat([tf.fill([batch, 1], BOS_ID), targets[:, :-1]], axis=1)
+
+    def body(t, state, total):
+        logits, new_state, _ = step_fn(previous[:, t], state, memory, memory_mask)
+        target = targets[:, t]
+        log_prob = tf.gather(tf.nn.log_softmax(logits), target, batch_dims=1)
+        total += tf.where(tf.equal(target, PAD_ID), 0.0, log_prob)
+        return t + 1, _same_nesting(state, new_state), total
+
+    _, _, total = tf.while_loop(
+        lambda t, *_: t < tf.shape(targets)[1],
+        body,
+        (tf.constant(0), state, tf.zeros([batch])),
+    )
+    return total
+
+
+def decoder(
+    encode_fn: EncodeFn,
+    step_fn: StepFn,
+    *,
+    beam_size: int = 5,
+    alpha: float = 0.0,
+    length_penalty: LengthPenalty = "seed",
+    n_best: int = 1,
+    max_len_scale: float = 2.0,
+    max_len_offset: int = 10,
+) -> tf.types.experimental.PolymorphicFunction:
+    """A ``tf.function`` (source_ids (None, None) int32) -> beam search output, traced once.
+
+    Each sentence may produce ``max_len_scale * source_length + max_len_offset`` tokens,
+    counting its real (non-PAD) source tokens so padding does not change the result.
+    """
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])
+    def decode(source_ids: tf.Tensor) -> dict[str, tf.Tensor]:
+        lengths = tf.reduce_sum(tf.cast(tf.not_equal(source_ids, PAD_ID), tf.float32), axis=1)
+        max_len = tf.cast(tf.math.ceil(max_len_scale * lengths), tf.int32) + max_len_offset
+        return beam_search(
+            encode_fn, step_fn, source_ids, beam_size, alpha, max_len, length_penalty, n_best
+        )
+
+    return decode

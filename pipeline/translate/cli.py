@@ -1,0 +1,26 @@
+"""Flags shared by the stages that read a trained translator (export, BLEU, error analysis)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pipeline.config import PRESETS, Paths, add_common_args, override
+
+
+def add_model_args(parser: argparse.ArgumentParser) -> None:
+    add_common_args(parser)
+    parser.add_argument("--runs-dir", type=Path, default=Paths.runs, help="training runs")
+    parser.add_argument("--source", help="source language (default: the preset's, de)")
+    parser.add_argument("--target", help="target language (default: the preset's, en)")
+    parser.add_argument(
+        "--model-dir", type=Path, help="trained model folder (default: RUNS/translate/SRC-TGT/best)"
+    )
+
+
+def model_dir_from_args(args: argparse.Namespace) -> Path:
+    """``--model-dir``, or where ``make train-translate`` puts the best weights."""
+    if args.model_dir:
+        return args.model_dir
+    config = override(PRESETS[args.preset].translate, source=args.source, target=args.target)
+    return args.runs_dir / "translate" / f"{config.source}-{config.target}" / "best"

@@ -1,0 +1,99 @@
+"""Raw text <-> translator ids, in the graph, shared by the SavedModel and the evaluation.
+
+The exported model and ``make bleu`` must see a sentence exactly the same way, or the BLEU
+in the report would not be the BLEU of the artifact. So both run these functions: the
+training tokenizer's in-graph twin, the vocabulary table (unknown words -> UNK), at most
+``max_tokens`` source tokens (longer input is cut, never rejected) and a final EOS, as the
+training records have. Output ids go back to text by joining tokens with spaces and
+re-attaching punctuation; the text stays lowercase, as the model was trained.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import tensorflow as tf
+
+from pipeline.text import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer, Vocabulary
+
+MAX_SOURCE_TOKENS = 100
+# Output length limit per sentence, as beam.decoder's defaults: 2 * source length + 10.
+MAX_LEN_SCALE = 2.0
+MAX_LEN_OFFSET = 10
+
+_NO_SPACE_BEFORE = r" ([.,!?;:%)\]}])"
+_NO_SPACE_AFTER = r"([(\[{]) "
+
+
+class Encoded(NamedTuple):
+    ids: tf.Tensor  # (N, S) int32, EOS-ended, PAD-padded
+    tokens: tf.RaggedTensor  # (N, None) the source words kept (before the lookup)
+    truncated: tf.Tensor  # (N,) bool: the sentence had more than max_tokens tokens
+
+
+class TextEncoder(tf.Module):
+    """Strings -> EOS-ended ids (see the module docstring); ``max_tokens=None`` cuts nothing,
+    as for references scored under the model. A module, so a SavedModel keeps its table."""
+
+    def __init__(
+        self, tokenizer: Tokenizer, vocab: Vocabulary, max_tokens: int | None = MAX_SOURCE_TOKENS
+    ) -> None:
+        if max_tokens is not None and max_tokens < 1:
+            raise ValueError("max_tokens must be >= 1")
+        super().__init__()
+        self.tokenizer = tokenizer
+        self.table = vocab.lookup_table()
+        self.max_tokens = max_tokens
+
+    def __call__(self, sentences: tf.Tensor) -> Encoded:
+        tokens = self.tokenizer.tf_tokenize(tf.convert_to_tensor(sentences, tf.string))
+        truncated = tf.zeros([tokens.nrows()], tf.bool)
+        if self.max_tokens is not None:
+            truncated = tokens.row_lengths() > self.max_tokens
+            tokens = tokens[:, : self.max_tokens]
+        ids = tf.cast(tf.ragged.map_flat_values(self.table.lookup, tokens), tf.int32)
+        eos = tf.fill([ids.nrows(), 1], EOS_ID)
+        ids = tf.concat([ids, tf.RaggedTensor.from_tensor(eos)], axis=1)
+        return Encoded(ids.to_tensor(PAD_ID), tokens, truncated)
+
+
+def max_target_len(source_ids: tf.Tensor) -> tf.Tensor:
+    """(N,) int32 output length limits from the real (non-PAD) source lengths."""
+    lengths = tf.reduce_sum(tf.cast(tf.not_equal(source_ids, PAD_ID), tf.float32), axis=1)
+    return tf.cast(tf.math.ceil(MAX_LEN_SCALE * lengths), tf.int32) + MAX_LEN_OFFSET
+
+
+def output_tokens(
+    ids: tf.Tensor,
+    vocab_tokens: tf.Tensor,
+    attention: tf.Tensor | None = None,
+    source_tokens: tf.RaggedTensor | None = None,
+) -> tf.RaggedTensor:
+    """The words of output ids (N, T): up to the first EOS, without PAD/BOS/EOS.
+
+    Given the search's ``attention`` (N, T, S) and the ``source_tokens`` it attended to, an
+    output UNK becomes the source word it attended to most (Luong et al. 2015's unknown-word
+    replacement): names, numbers and rare words the vocabulary lacks mostly pass through
+    unchanged in translation, and a copied word beats a literal ``<unk>``. Without them, or
+    where the most-attended position is the source's EOS, UNK stays.
+    """
+    ids = tf.convert_to_tensor(ids, tf.int32)
+    words = tf.gather(vocab_tokens, ids)
+    if attention is not None and source_tokens is not None:
+        width = tf.shape(attention)[2]
+        source = source_tokens[:, :width].to_tensor("")
+        source = tf.pad(source, [[0, 0], [0, width - tf.shape(source)[1]]])
+        attended = tf.gather(
+            source, tf.argmax(attention, axis=2, output_type=tf.int32), batch_dims=1
+        )
+        words = tf.where(tf.equal(ids, UNK_ID) & tf.not_equal(attended, ""), attended, words)
+    before_eos = tf.equal(tf.cumsum(tf.cast(tf.equal(ids, EOS_ID), tf.int32), axis=1), 0)
+    keep = before_eos & tf.not_equal(ids, PAD_ID) & tf.not_equal(ids, BOS_ID)
+    return tf.ragged.boolean_mask(words, keep)
+
+
+def detokenize(tokens: tf.RaggedTensor) -> tf.Tensor:
+    """One string per row: tokens joined by spaces, punctuation attached to its word."""
+    text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
+    text = tf.strings.regex_replace(text, _NO_SPACE_BEFORE, r"\1")
+    return tf.strings.regex_replace(text, _NO_SPACE_AFTER, r"\1")

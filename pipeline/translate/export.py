@@ -1,0 +1,199 @@
+"""The trained translator as a SavedModel that takes raw sentences and returns translations.
+
+Tokenization, vocabulary lookup, beam search and detokenization all run in the graph
+(:mod:`pipeline.translate.codec`), so a program that never imports ``pipeline`` can use it::
+
+    translator = tf.saved_model.load("saved_models/translator/1")
+    out = translator.signatures["serving_default"](
+        sentences=tf.constant(["Wie spät ist es?"]),
+        beam_size=tf.constant(5),  # int32, 1..max_beam (10 by default)
+        alpha=tf.constant(0.6),  # float32 >= 0, length penalty lp(T) = T^alpha
+    )
+    translator.signatures["translate"](sentences=...)  # beam 5 (at most max_beam), alpha 0.6
+    translator.translate(tf.constant([...]))  # the same, called as a function
+
+A signature's inputs are all required, hence the second signature for the defaults. Both
+return ``translations`` (N,) string, ``scores`` (N,) log P / lp(T) as ranked by the search,
+``log_probs`` (N,), ``attention`` (N, T, S) with the rows of the output tokens (EOS included)
+over the columns of the source tokens (EOS included), ``source_tokens`` (N, S) and
+``target_tokens`` (N, T), padded with "", to label the attention, and ``truncated`` (N,) bool.
+
+Any input is translated: unknown words become UNK (and an output UNK becomes the source word
+it attends to most, see :func:`codec.output_tokens`), input longer than ``max_source_tokens``
+words is cut (``truncated`` says so), and an empty or blank line gives an empty translation.
+A beam size outside 1..max_beam or a negative alpha is an InvalidArgumentError.
+
+``beam.beam_search`` takes the beam size and alpha as tensors, so the graph holds a single
+search that serves every setting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import tensorflow as tf
+
+from pipeline.config import PRESETS, Paths, paths_from_args, setup_logging
+from pipeline.io import atomic_path
+from pipeline.text import EOS_ID, PAD_ID, Tokenizer, Vocabulary
+from pipeline.translate.beam import beam_search
+from pipeline.translate.cli import add_model_args, model_dir_from_args
+from pipeline.translate.codec import (
+    MAX_SOURCE_TOKENS,
+    TextEncoder,
+    detokenize,
+    max_target_len,
+    output_tokens,
+)
+from pipeline.translate.model import Translator
+from pipeline.translate.saved import load_trained
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BEAM = 5
+DEFAULT_ALPHA = 0.6
+MAX_BEAM = 10
+
+
+class ExportedTranslator(tf.Module):
+    def __init__(
+        self,
+        model: Translator,
+        encoder: TextEncoder,
+        target_vocab: Vocabulary,
+        max_beam: int = MAX_BEAM,
+    ) -> None:
+        super().__init__()
+        if max_beam < 1:
+            raise ValueError("max_beam must be >= 1")
+        self.model = model
+        self.encoder = encoder
+        self.target_tokens = tf.constant(target_vocab.tokens)
+        self.max_beam = max_beam
+        self.default_beam = min(DEFAULT_BEAM, max_beam)
+
+    def _search(self, ids: tf.Tensor, beam_size: tf.Tensor, alpha: tf.Tensor) -> dict:
+        return beam_search(
+            self.model.encode, self.model.decode_step, ids, beam_size, alpha, max_target_len(ids)
+        )
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name="sentences"),
+            tf.TensorSpec([], tf.int32, name="beam_size"),
+            tf.TensorSpec([], tf.float32, name="alpha"),
+        ]
+    )
+    def translate_with(
+        self, sentences: tf.Tensor, beam_size: tf.Tensor, alpha: tf.Tensor
+    ) -> dict[str, tf.Tensor]:
+        """Translations with the given beam size and length penalty (see the module doc)."""
+        checks = [
+            tf.debugging.assert_greater_equal(beam_size, 1, message="beam_size must be >= 1"),
+            tf.debugging.assert_less_equal(
+                beam_size, self.max_beam, message=f"beam_size must be <= {self.max_beam}"
+            ),
+            tf.debugging.assert_non_negative(alpha, message="alpha must be >= 0"),
+        ]
+        with tf.control_dependencies(checks):  # before the search can fail on its own
+            beam_size, alpha = tf.identity(beam_size), tf.identity(alpha)
+        encoded = self.encoder(sentences)
+        rows = tf.shape(sentences)[0]
+        # The search needs at least one row; an empty batch searches a dummy one.
+        ids = tf.cond(rows > 0, lambda: encoded.ids, lambda: tf.fill([1, 1], EOS_ID))
+        out = self._search(ids, beam_size, alpha)
+        ids = out["tokens"][:rows, 0]
+        attention = out["attention"][:rows, 0]
+        blank = tf.equal(encoded.tokens.row_lengths(), 0)  # nothing to translate
+        words = tf.where(tf.equal(ids, PAD_ID), "", tf.gather(self.target_tokens, ids))
+        source_words = tf.concat(
+            [encoded.tokens, tf.fill([encoded.tokens.nrows(), 1], "</s>")], axis=1
+        )
+        return {
+            "translations": tf.where(
+                blank,
+                "",
+                detokenize(output_tokens(ids, self.target_tokens, attention, encoded.tokens)),
+            ),
+            "scores": tf.where(blank, 0.0, out["scores"][:rows, 0]),
+            "log_probs": tf.where(blank, 0.0, out["log_probs"][:rows, 0]),
+            "attention": tf.where(blank[:, None, None], 0.0, attention),
+            "source_tokens": source_words.to_tensor(""),
+            "target_tokens": tf.where(blank[:, None], "", words),
+            "truncated": encoded.truncated,
+        }
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
+    def translate(self, sentences: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Translations with beam size 5 (or max_beam if smaller) and alpha 0.6."""
+        return self.translate_with(
+            sentences, tf.constant(self.default_beam), tf.constant(DEFAULT_ALPHA, tf.float32)
+        )
+
+
+def export(module: ExportedTranslator, dest: Path) -> Path:
+    """Write the SavedModel to ``dest`` (a version folder) atomically."""
+    with atomic_path(dest, directory=True) as tmp:
+        tmp.chmod(0o755)  # a temporary directory is private; the model is for others to read
+        tf.saved_model.save(
+            module,
+            str(tmp),
+            signatures={"serving_default": module.translate_with, "translate": module.translate},
+        )
+    return dest
+
+
+def run(
+    model_dir: Path,
+    dest: Path,
+    lowercase: bool = True,
+    max_beam: int = MAX_BEAM,
+    max_source_tokens: int = MAX_SOURCE_TOKENS,
+) -> Path:
+    model, source_vocab, target_vocab, config = load_trained(model_dir)
+    encoder = TextEncoder(Tokenizer(config.source, lowercase), source_vocab, max_source_tokens)
+    return export(ExportedTranslator(model, encoder, target_vocab, max_beam), dest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.translate.export", description=__doc__.split("\n")[0]
+    )
+    add_model_args(parser)
+    parser.add_argument(
+        "--saved-models-dir",
+        type=Path,
+        default=Paths.saved_models,
+        help="SavedModel root (default: %(default)s)",
+    )
+    parser.add_argument("--version", type=int, default=1, help="SavedModel version folder")
+    parser.add_argument("--max-beam", type=int, default=MAX_BEAM, help="largest beam size")
+    parser.add_argument(
+        "--max-source-tokens",
+        type=int,
+        default=MAX_SOURCE_TOKENS,
+        help="longer input is cut to this many words (default: %(default)s)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    logging.getLogger("absl").setLevel(logging.WARNING)  # notes on renamed graph inputs
+    dest = paths_from_args(args).saved_models / "translator" / str(args.version)
+    lowercase = PRESETS[args.preset].tokenize.lowercase
+    try:
+        run(model_dir_from_args(args), dest, lowercase, args.max_beam, args.max_source_tokens)
+    except (FileNotFoundError, ValueError) as err:
+        log.error("%s", err)
+        return 1
+    print(dest)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

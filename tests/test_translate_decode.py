@@ -1,0 +1,243 @@
+"""Decoding and evaluation of the translator: the SavedModel, the CLIs, BLEU, error analysis.
+
+A tiny translator with random weights stands in for the trained one: these tests check the
+plumbing (strings in, strings out, equal to the Python decoders), not translation quality.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipeline.config import TranslateConfig
+from pipeline.text import EOS_ID, Tokenizer, Vocabulary
+from pipeline.translate import error_analysis, evaluate, export, translate
+from pipeline.translate.beam import greedy_decode
+from pipeline.translate.codec import TextEncoder, detokenize, max_target_len, output_tokens
+from pipeline.translate.evaluate import EvalSet, Setting
+from pipeline.translate.heatmap import plot_attention
+from pipeline.translate.saved import build_model
+
+MAX_BEAM = 2
+MAX_TOKENS = 8
+SOURCE_WORDS = ["ich", "bin", "hier", "das", "haus", "ist", "klein", ".", "?"]
+TARGET_WORDS = ["i", "am", "here", "the", "house", "is", "small", ".", "?"]
+SENTENCES = ["Ich bin hier.", "Das Haus ist klein!", "das"]
+BAD = ["", "   ", "\t \u200b", "xyzzy quux", "ich " * 30, "Привет мир", "你好世界", "Das Haus?"]
+
+
+def vocabulary(words: list[str]) -> Vocabulary:
+    return Vocabulary.build({w: len(words) - i for i, w in enumerate(words)})
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A random tiny translator, its vocabularies and its SavedModel."""
+    keras.utils.set_random_seed(3)
+    source_vocab, target_vocab = vocabulary(SOURCE_WORDS), vocabulary(TARGET_WORDS)
+    config = TranslateConfig(embed_dim=8, units=8, attention_units=8, dropout=0.0)
+    model = build_model(config, len(source_vocab), len(target_vocab))
+    encoder = TextEncoder(Tokenizer("de"), source_vocab, MAX_TOKENS)
+    dest = tmp_path_factory.mktemp("saved") / "translator" / "1"
+    module = export.ExportedTranslator(model, encoder, target_vocab, max_beam=MAX_BEAM)
+    export.export(module, dest)
+    return {
+        "model": model,
+        "encoder": encoder,
+        "target_vocab": target_vocab,
+        "dest": dest,
+        "loaded": tf.saved_model.load(str(dest)),
+    }
+
+
+def serve(loaded, sentences: list[str], beam_size: int = 2, alpha: float = 0.6) -> dict:
+    out = loaded.signatures["serving_default"](
+        sentences=tf.constant(sentences, tf.string),
+        beam_size=tf.constant(beam_size),
+        alpha=tf.constant(alpha),
+    )
+    return {key: value.numpy() for key, value in out.items()}
+
+
+def test_detokenize_attaches_punctuation_and_stops_at_eos() -> None:
+    vocab = tf.constant(["<pad>", "<unk>", "<s>", "</s>", "hi", ",", "you", "!", "(", "x", ")"])
+    ids = tf.constant([[4, 5, 6, 7, 3, 4], [8, 9, 10, 1, 0, 0]])
+    assert detokenize(output_tokens(ids, vocab)).numpy().tolist() == [b"hi, you!", b"(x) <unk>"]
+
+
+def test_unknown_outputs_copy_the_most_attended_source_word() -> None:
+    vocab = tf.constant(["<pad>", "<unk>", "<s>", "</s>", "is", "."])
+    ids = tf.constant([[1, 4, 1, 3], [1, 5, 3, 0]])
+    source = tf.ragged.constant([["geocaching", "ist", "andys"], ["x"]])
+    # Rows: output steps; columns: source words + EOS (+ PAD for the shorter sentence).
+    attention = tf.constant(
+        [
+            [[0.1, 0.1, 0.7, 0.1], [0.2, 0.6, 0.1, 0.1], [0.8, 0.1, 0.0, 0.1], [0, 0, 0, 1.0]],
+            [[0.1, 0.9, 0.0, 0.0], [0.9, 0.1, 0.0, 0.0], [0.5, 0.5, 0.0, 0.0], [1.0, 0, 0, 0]],
+        ]
+    )
+    words = output_tokens(ids, vocab, attention, source)
+    assert words.to_list() == [[b"andys", b"is", b"geocaching"], [b"<unk>", b"."]]
+    assert output_tokens(ids, vocab).to_list() == [[b"<unk>", b"is", b"<unk>"], [b"<unk>", b"."]]
+
+
+def test_saved_model_runs_without_the_pipeline_package(tiny: dict) -> None:
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        import tensorflow as tf
+        model = tf.saved_model.load({str(tiny["dest"])!r})
+        out = model.signatures["serving_default"](
+            sentences=tf.constant({SENTENCES!r}), beam_size=tf.constant(2),
+            alpha=tf.constant(0.6))
+        default = model.signatures["translate"](sentences=tf.constant({SENTENCES!r}))
+        assert "pipeline" not in sys.modules
+        print(json.dumps([[t.decode() for t in o["translations"].numpy()]
+                          for o in (out, default)]))
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env,
+        cwd=tiny["dest"].parent, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    beam2, default = json.loads(result.stdout.strip().splitlines()[-1])
+    assert beam2 == [t.decode() for t in serve(tiny["loaded"], SENTENCES)["translations"]]
+    expected = serve(tiny["loaded"], SENTENCES, beam_size=MAX_BEAM)["translations"]
+    assert default == [t.decode() for t in expected]  # default beam: min(5, max_beam)
+
+
+def test_beam_size_one_equals_greedy_decoding(tiny: dict) -> None:
+    out = serve(tiny["loaded"], SENTENCES, beam_size=1, alpha=1.0)
+    ids = tiny["encoder"](tf.constant(SENTENCES)).ids
+    model = tiny["model"]
+    greedy = greedy_decode(model.encode, model.decode_step, ids, max_target_len(ids))
+    words = np.array(tiny["target_vocab"].tokens)[greedy["tokens"].numpy()]
+    words[greedy["tokens"].numpy() == 0] = ""
+    assert out["target_tokens"].astype(str).tolist() == words.tolist()
+    np.testing.assert_allclose(out["log_probs"], greedy["scores"].numpy(), rtol=1e-5)
+    np.testing.assert_allclose(out["attention"], greedy["attention"].numpy(), atol=1e-6)
+
+
+def test_bad_input_is_translated_deterministically(tiny: dict) -> None:
+    first, second = serve(tiny["loaded"], BAD), serve(tiny["loaded"], BAD)
+    for key in first:
+        np.testing.assert_array_equal(first[key], second[key])
+    translations = first["translations"].tolist()
+    assert translations[:3] == [b"", b"", b""]  # empty and blank lines
+    assert first["truncated"].tolist() == [False] * 4 + [True] + [False] * 3
+    assert first["source_tokens"].shape[1] == MAX_TOKENS + 1  # the longest, cut, plus EOS
+    assert first["source_tokens"][3, :3].tolist() == [b"xyzzy", b"quux", b"</s>"]  # UNK words
+    n, t, s = first["attention"].shape
+    assert (n, t, s) == (len(BAD), first["target_tokens"].shape[1], MAX_TOKENS + 1)
+    # A sentence's translation does not depend on the others in its batch.
+    alone = [serve(tiny["loaded"], [text])["translations"][0] for text in BAD[3::2]]
+    assert alone == translations[3::2]
+
+
+def test_an_empty_batch_gives_empty_outputs(tiny: dict) -> None:
+    out = serve(tiny["loaded"], [])
+    assert out["translations"].shape == (0,)
+
+
+@pytest.mark.parametrize(("beam_size", "alpha"), [(0, 0.6), (MAX_BEAM + 1, 0.6), (2, -0.5)])
+def test_bad_settings_are_clear_errors(tiny: dict, beam_size: int, alpha: float) -> None:
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"beam_size|alpha"):
+        serve(tiny["loaded"], SENTENCES, beam_size, alpha)
+
+
+def test_heatmap_is_written_as_png(tiny: dict, tmp_path: Path) -> None:
+    out = serve(tiny["loaded"], ["Das Haus ist klein.", ""])
+    path = tmp_path / "plots" / "0001.png"
+    assert plot_attention(
+        out["attention"][0], out["source_tokens"][0], out["target_tokens"][0], path
+    )
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not plot_attention(
+        out["attention"][1], out["source_tokens"][1], out["target_tokens"][1], tmp_path / "x.png"
+    )
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["0001.png", "plots"]
+
+
+def test_translate_cli_prints_one_line_per_input(
+    tiny: dict, tmp_path: Path, capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture
+) -> None:
+    argv = ["--model", str(tiny["dest"]), "--beam-size", "2", "--plot", str(tmp_path)]
+    assert translate.main([*argv, "--text", SENTENCES[0], "--text", "", "--text", "ich " * 30]) == 0
+    expected = serve(tiny["loaded"], [SENTENCES[0], "", "ich " * 30])["translations"]
+    assert capsys.readouterr().out.split("\n")[:3] == [t.decode() for t in expected]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0001.png", "0003.png"]  # not blank
+    assert translate.main([*argv, "--beam-size", "0", "--text", "x"]) == 2
+    assert translate.main([*argv, "--beam-size", str(MAX_BEAM + 1), "--text", "x"]) == 2
+    assert caplog.records[-1].getMessage() == f"beam_size must be <= {MAX_BEAM}"
+
+
+def test_bleu_scores_agree_with_sacrebleu_on_folded_text() -> None:
+    test = evaluate.group_references(
+        [("a", "It’s a deal!"), ("b", "The house is small."), ("a", "Done!"), ("c", "Go.")]
+    )
+    assert test.sources == ["a", "b", "c"]
+    assert test.references == [["It’s a deal!", "Done!"], ["The house is small."], ["Go."]]
+    scores = evaluate.score_bleu(["it's a deal!", "the house is little.", "go ."], test.references)
+    assert scores["equal"] and scores["bleu"] == pytest.approx(scores["sacrebleu"])
+    assert 0 < scores["bleu"] < 100 and scores["chrf"] > 0
+    assert "nrefs:var|case:lc" in scores["signature"]
+
+
+def test_evaluate_runs_a_small_grid(tiny: dict) -> None:
+    test = EvalSet(
+        SENTENCES, [["i am here."], ["the house is small!", "the house is tiny."], ["the"]]
+    )
+    ids = tiny["encoder"](tf.constant(SENTENCES)).ids
+    grid = (Setting(0), Setting(2, 0.6, "gnmt"))
+    report = evaluate.evaluate(tiny["model"], tiny["target_vocab"], ids, test, grid, 3)
+    assert [r["setting"] for r in report["results"]] == [s.name for s in grid]
+    assert all(r["equal"] for r in report["results"])
+    assert report["batching"]["sentences"] == 3 and report["bleu_timing"]["sentences"] == 3
+    assert "| greedy |" in evaluate.markdown({"model_dir": "m", **report})
+
+
+def test_classify_separates_search_and_model_errors() -> None:
+    hyp = [5, 6, EOS_ID, 0]
+    assert error_analysis.classify(hyp, -2.0, [([5, 6, EOS_ID], -9.0)]) == "correct"
+    assert (
+        error_analysis.classify(hyp, -2.0, [([7, EOS_ID], -3.0), ([8, EOS_ID], -1.5)]) == "search"
+    )
+    assert error_analysis.classify(hyp, -2.0, [([7, EOS_ID], -3.0)]) == "model"
+
+
+def test_error_analysis_counts_every_sentence(tiny: dict) -> None:
+    model, vocab = tiny["model"], tiny["target_vocab"]
+    ids = tiny["encoder"](tf.constant(SENTENCES)).ids
+    setting = Setting(2, 0.6)
+    batches, order = evaluate.length_sorted_batches(ids, setting.beam_size)
+    decoded = evaluate.run_decoding(evaluate.decode_function(model, setting), batches, order)
+    hyps = decoded.tokens
+    texts = evaluate.to_text(hyps, vocab)
+    refs = [[texts[0]], ["the house is small ."], ["i am here", texts[2]]]  # 2 outputs are refs
+    target_encoder = TextEncoder(Tokenizer("en"), vocab, max_tokens=None)
+    report = error_analysis.analyse(
+        model, target_encoder, ids, SENTENCES, refs, hyps, texts, setting
+    )
+    assert report["correct"] == 2 and report["errors"] == 1
+    assert report["search_errors"] + report["model_errors"] == 1
+    assert len(report["examples"]["search"]) + len(report["examples"]["model"]) == 1
+    assert "Search errors vs model errors" in error_analysis.markdown({"model_dir": "m", **report})
+
+
+@pytest.mark.parametrize("cli", [export, translate, evaluate, error_analysis])
+def test_every_cli_has_help(cli, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    assert exit_info.value.code == 0
+    assert "usage:" in capsys.readouterr().out
