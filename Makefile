@@ -10,6 +10,14 @@
 #   make train-embeddings  word2vec + GloVe, evaluated and exported (saved_models/embeddings/1)
 #   make eval-embeddings   reports/embeddings.{md,json} from the trained vectors
 #   make bench-embeddings  ours beside gensim on the same corpus -> reports/bench_embeddings.*
+#   make sentiment   10-fold CV of the polarity classifiers -> reports/sentiment.*, saved_models/sentiment/1
+#   make classify    label TEXT="..." (or stdin lines) with saved_models/sentiment/1
+#   make train-translate   the de->en attention translator -> runs/translate/de-en/best
+#   make bench-translate   our training throughput beside a tutorial-style Keras model
+#   make export-translator saved_models/translator/1 (raw strings in, translations out)
+#   make translate   translate TEXT="..." (or stdin lines); PLOT=1 writes attention heatmaps
+#   make bleu        greedy vs beam search on the test split -> reports/bleu.*
+#   make error-analysis    search errors vs model errors -> reports/error_analysis.*
 #   make all         the whole pipeline on the embedded default data
 #   make test        lint + the test suite (what CI runs)
 
@@ -29,6 +37,12 @@ W2V_VECTORS    := data/processed/embeddings/word2vec/vectors.npy
 GLOVE_VECTORS  := data/processed/embeddings/glove/vectors.npy
 EMB_REPORT     := reports/embeddings.json
 EMB_MODEL      := saved_models/embeddings/1/saved_model.pb
+SENT_MODEL     := saved_models/sentiment/1/saved_model.pb  # written just before SENT_REPORT
+SENT_REPORT    := reports/sentiment.json
+TR_MODEL       := reports/train_translate.json  # written once runs/translate/de-en/best is
+TR_SAVED       := saved_models/translator/1/saved_model.pb
+BLEU_REPORT    := reports/bleu.json
+ERRORS_REPORT  := reports/error_analysis.json
 
 CORE_CODE     := pipeline/__init__.py pipeline/config.py pipeline/io.py
 DATA_CODE     := $(CORE_CODE) $(wildcard pipeline/data/*.py) pipeline/text/tokenizer.py
@@ -37,14 +51,20 @@ LM_CODE       := $(CORE_CODE) $(wildcard pipeline/lm/*.py pipeline/rnn/*.py pipe
 EMB_CODE      := $(CORE_CODE) $(addprefix pipeline/embeddings/,__init__.py corpus.py keyed_vectors.py)
 W2V_CODE      := $(EMB_CODE) pipeline/embeddings/word2vec.py pipeline/embeddings/train.py
 GLOVE_CODE    := $(EMB_CODE) $(addprefix pipeline/embeddings/,cooccurrence.py glove.py train.py)
+SENT_CODE     := $(CORE_CODE) $(EMB_CODE) $(wildcard pipeline/sentiment/*.py pipeline/rnn/*.py pipeline/text/*.py)
+TR_CODE       := $(CORE_CODE) $(wildcard pipeline/rnn/*.py pipeline/text/*.py) \
+	$(addprefix pipeline/translate/,__init__.py attention.py data.py model.py saved.py train.py)
+DECODE_CODE   := $(TR_CODE) $(wildcard pipeline/metrics/*.py) \
+	$(addprefix pipeline/translate/,beam.py cli.py codec.py decode_bench.py)
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED := 0
 
 .PHONY: all setup data tokenize lm lm-char sample train-embeddings eval-embeddings \
-	bench-embeddings test lint clean clean-data help
+	bench-embeddings sentiment classify train-translate bench-translate export-translator \
+	translate bleu error-analysis test lint clean clean-data help
 
-all: tokenize lm train-embeddings
+all: tokenize lm train-embeddings sentiment export-translator bleu error-analysis
 
 help:
 	@sed -n '/^#/p;/^$$/q' Makefile
@@ -97,6 +117,44 @@ $(EMB_MODEL): $(W2V_VECTORS) $(GLOVE_VECTORS) $(EMB_CODE) pipeline/embeddings/ex
 
 bench-embeddings: $(TOKENIZE_STAMP)
 	$(PY) -m pipeline.embeddings.bench --preset $(PRESET) $(STAGE_ARGS)
+
+sentiment: $(SENT_REPORT)
+
+# The report is written after the export, so it is the file that says the stage finished.
+$(SENT_REPORT): $(W2V_VECTORS) $(GLOVE_VECTORS) $(SENT_CODE)
+	$(PY) -m pipeline.sentiment.train --preset $(PRESET) $(STAGE_ARGS)
+
+classify: $(SENT_REPORT)
+	$(PY) -m pipeline.sentiment.classify --model $(dir $(SENT_MODEL)) \
+	$(if $(TEXT),-- '$(subst ','\'',$(TEXT))')
+
+train-translate: $(TR_MODEL)
+
+$(TR_MODEL): $(TOKENIZE_STAMP) $(TR_CODE)
+	$(PY) -m pipeline.translate.train --preset $(PRESET) $(STAGE_ARGS)
+
+bench-translate: $(TOKENIZE_STAMP)
+	$(PY) -m pipeline.translate.bench --preset $(PRESET) $(STAGE_ARGS)
+
+export-translator: $(TR_SAVED)
+
+$(TR_SAVED): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/export.py
+	$(PY) -m pipeline.translate.export --preset $(PRESET)
+
+translate: $(TR_SAVED)
+	$(PY) -m pipeline.translate.translate --model $(dir $(TR_SAVED)) \
+	$(if $(TEXT),--text '$(subst ','\'',$(TEXT))') $(if $(PLOT),--plot reports/attention) $(TRANSLATE_ARGS)
+
+bleu: $(BLEU_REPORT)
+
+$(BLEU_REPORT): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/evaluate.py
+	$(PY) -m pipeline.translate.evaluate --preset $(PRESET) $(STAGE_ARGS)
+
+error-analysis: $(ERRORS_REPORT)
+
+$(ERRORS_REPORT): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/evaluate.py \
+	pipeline/translate/error_analysis.py
+	$(PY) -m pipeline.translate.error_analysis --preset $(PRESET) $(STAGE_ARGS)
 
 lint: $(SETUP_STAMP)
 	$(VENV)/bin/ruff check pipeline tests
