@@ -18,7 +18,7 @@ import tensorflow_datasets as tfds
 from pipeline import tokenize
 from pipeline.config import PRESETS, Paths
 from pipeline.embeddings.keyed_vectors import KeyedVectors, model_dir
-from pipeline.sentiment import data
+from pipeline.sentiment import baseline, data
 from pipeline.sentiment import train as sentiment_train
 from pipeline.sentiment.export import ExportedClassifier, export
 from pipeline.sentiment.models import build_model, compile_model
@@ -111,17 +111,61 @@ def test_average_model_equals_hand_computation():
 
 
 @pytest.mark.parametrize(
-    ("kind", "cell"), [("average", "keras_gru"), ("recurrent", "keras_gru"), ("recurrent", "lstm")]
+    ("kind", "cell", "pooling"),
+    [
+        ("average", "keras_gru", "final"),
+        ("recurrent", "keras_gru", "final"),
+        ("recurrent", "lstm", "final"),
+        ("recurrent", "keras_gru", "final+max"),
+        ("recurrent", "lstm", "final+max"),
+    ],
 )
-def test_padding_does_not_change_predictions(kind, cell):
+def test_padding_does_not_change_predictions(kind, cell, pooling):
     keras.utils.set_random_seed(0)
     matrix = np.random.default_rng(0).normal(size=(12, 6)).astype(np.float32)
-    model = build_model(kind, matrix, cell=cell, units=5, layers=2)
+    model = build_model(kind, matrix, cell=cell, units=5, layers=2, pooling=pooling)
     short = np.array([[3, 4, 5], [7, 0, 0]], dtype=np.int32)
     long = np.pad(short, [[0, 0], [0, 9]])
     np.testing.assert_allclose(
         model.predict(short, verbose=0), model.predict(long, verbose=0), rtol=1e-5, atol=1e-6
     )
+
+
+@pytest.mark.parametrize("cell", ["keras_gru", "lstm"])
+def test_final_and_max_pooling_holds_the_final_states_and_a_masked_max(cell):
+    keras.utils.set_random_seed(0)
+    matrix = np.random.default_rng(0).normal(size=(12, 6)).astype(np.float32)
+    pooled = build_model("recurrent", matrix, cell=cell, units=5, pooling="final+max")
+    plain = build_model("recurrent", matrix, cell=cell, units=5)
+    plain.get_layer("birnn").set_weights(pooled.get_layer("birnn").get_weights())
+    ids = np.array([[3, 4, 5, 0], [7, 0, 0, 0], [0, 0, 0, 0]], dtype=np.int32)
+    features = keras.Model(pooled.input, pooled.get_layer("pool").output).predict(ids, verbose=0)
+    finals = keras.Model(plain.input, plain.get_layer("birnn").output).predict(ids, verbose=0)
+    np.testing.assert_allclose(features[:, :10], finals, rtol=1e-5, atol=1e-6)
+    outputs = keras.Model(pooled.input, pooled.get_layer("birnn").output).predict(ids, verbose=0)
+    np.testing.assert_allclose(features[0, 10:], outputs[0, :3].max(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(features[1, 10:], outputs[1, 0], rtol=1e-5, atol=1e-6)
+    assert not features[2].any()  # an empty text pools to zeros
+    with pytest.raises(ValueError, match="unknown pooling"):
+        build_model("recurrent", matrix, pooling="mean")
+
+
+def test_nbsvm_baseline_features_and_learning():
+    ids = np.array([[5, 6, 5, 0], [6, 7, 0, 0]], dtype=np.int32)
+    keys = baseline.ngram_keys(ids)
+    assert keys[0].tolist() == sorted({5, 6, -(5 * 8 + 6) - 1, -(6 * 8 + 5) - 1})
+    columns = np.unique(keys[0])
+    x = baseline.features(keys, columns).toarray()
+    assert x[0].tolist() == [1, 1, 1, 1] and x[1].tolist() == [0, 0, 0, 1]  # only 6 is known
+    r = baseline.log_count_ratio(baseline.features(keys, columns), np.array([1, 0]), 1.0)
+    assert (r[x[0] > x[1]] > 0).all()
+
+    texts, labels = _fixture_reviews(200)
+    examples = data.Examples(
+        data.pad([VOCAB.encode(t) for t in texts], 8), np.array(labels), np.arange(200) % 4
+    )
+    result = baseline.cross_validate(examples)
+    assert len(result["fold_accuracy"]) == 4 and result["mean"] > 0.95
 
 
 def _order_task(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -231,6 +275,8 @@ def test_smoke_run_reports_logs_and_exports(fixture_paths, smoke_report):
         assert len(result["fold_accuracy"]) == 2 and 0 <= result["mean"] <= 1
     md = (fixture_paths.reports / "sentiment.md").read_text()
     assert "average/word2vec" in md and "81.5" in md
+    nbsvm = report["baselines"][baseline.NAME]
+    assert len(nbsvm["fold_accuracy"]) == 2 and baseline.NAME in md
     assert (fixture_paths.saved_models / "sentiment" / "1" / "saved_model.pb").exists()
     assert any(
         (fixture_paths.runs / "sentiment" / "average_word2vec" / "fold0").rglob("*tfevents*")
