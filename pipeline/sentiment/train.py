@@ -100,6 +100,22 @@ def batches(
     return dataset.map(trim).prefetch(tf.data.AUTOTUNE)
 
 
+def configured_model(
+    kind: str, matrix: np.ndarray, trainable: bool, config: SentimentConfig
+) -> keras.Model:
+    """``build_model`` shaped by the stage's config, so training and export agree."""
+    return build_model(
+        kind,
+        matrix,
+        trainable=trainable,
+        cell=config.cell,
+        units=config.units,
+        layers=config.layers,
+        dropout=config.dropout,
+        pooling=config.pooling,
+    )
+
+
 def fit(
     model_kind: str,
     matrix: np.ndarray,
@@ -112,16 +128,7 @@ def fit(
     """Train on ``train`` minus a validation split, stopping when validation loss stalls."""
     keras.utils.set_random_seed(seed)
     fit_index, val_index = data.validation_split(train.labels, config.val_fraction, seed)
-    model = build_model(
-        model_kind,
-        matrix,
-        trainable=trainable,
-        cell=config.cell,
-        units=config.units,
-        layers=config.layers,
-        dropout=config.dropout,
-        pooling=config.pooling,
-    )
+    model = configured_model(model_kind, matrix, trainable, config)
     rate = config.average_learning_rate if model_kind == "average" else config.learning_rate
     compile_model(model, rate)
     callbacks: list[keras.callbacks.Callback] = [
@@ -274,16 +281,7 @@ def train(paths: Paths, config: SentimentConfig, version: int = 1) -> dict[str, 
     model, info = fit(model_kind, full[kept], trainable, examples, config, final_dir, config.seed)
     # The export model covers the whole corpus vocabulary: words absent from the task texts
     # keep their initial (pretrained) vectors, the others get their trained rows.
-    export_model = build_model(
-        model_kind,
-        full,
-        trainable=trainable,
-        cell=config.cell,
-        units=config.units,
-        layers=config.layers,
-        dropout=config.dropout,
-        pooling=config.pooling,
-    )
+    export_model = configured_model(model_kind, full, trainable, config)
     embeddings = data.expand(full, model.get_layer("embedding").get_weights()[0], kept)
     copy_weights(model, export_model, embeddings)
     name = model_name(config.dataset)
