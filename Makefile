@@ -164,7 +164,8 @@ test: lint
 	$(PY) -m pytest -q
 
 clean:
-	rm -rf data/processed data/tfds reports/*.json reports/*.md saved_models/*/ runs/
+	rm -rf data/processed data/tfds reports/*.json reports/*.md reports/*.png reports/attention \
+		saved_models/*/ runs/
 
 clean-data: clean
 	rm -rf data/raw
