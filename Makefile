@@ -164,8 +164,8 @@ test: lint
 	$(PY) -m pytest -q
 
 clean:
-	rm -rf data/processed data/tfds reports/*.json reports/*.md reports/*.png reports/attention \
-		saved_models/*/ runs/
+	rm -rf data/processed data/tfds saved_models/*/ runs/
+	find reports -mindepth 1 ! -name README.md -exec rm -rf {} +  # keep the tracked README
 
 clean-data: clean
 	rm -rf data/raw
