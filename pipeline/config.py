@@ -128,7 +128,11 @@ class EmbeddingsConfig:
 
 @dataclass(frozen=True)
 class TranslateConfig:
-    """The attention translator (pipeline.translate); sized so ``default`` trains in ~30 min."""
+    """The attention translator (pipeline.translate); ``default`` trains in ~35 min on 2 cores.
+
+    12 epochs of 400 steps left beam search only 0.6 BLEU above greedy; at 20 the dev
+    perplexity fell from 43.9 to 38.8 and the gap grew to 1.3 (reports/bleu.md).
+    """
 
     source: str = "de"
     target: str = "en"
@@ -143,9 +147,9 @@ class TranslateConfig:
     batch_size: int = 64
     learning_rate: float = 1e-3
     clipnorm: float = 1.0
-    epochs: int = 12
+    epochs: int = 20
     steps_per_epoch: int = 400  # a time-bounded "epoch" between dev evaluations
-    max_minutes: float = 30.0  # wall-clock bound on the whole run (0: none)
+    max_minutes: float = 60.0  # wall-clock bound on the whole run (0: none)
     patience: int = 3  # epochs without a better dev loss before stopping
     save_every: int = 100  # steps between checkpoints
     shuffle_buffer: int = 20_000

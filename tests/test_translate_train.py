@@ -137,6 +137,27 @@ def test_resume_after_interrupt_matches_an_uninterrupted_run(
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_more_epochs_extend_a_finished_run_and_its_history(
+    fixture_data: Path, tmp_path: Path
+) -> None:
+    config = dataclasses.replace(
+        PRESETS["smoke"].translate, epochs=2, steps_per_epoch=3, save_every=3, patience=5
+    )
+    straight = Paths(data=fixture_data, reports=tmp_path / "a", runs=tmp_path / "a")
+    expected = _final_weights(straight, config)
+    extended = Paths(data=fixture_data, reports=tmp_path / "b", runs=tmp_path / "b")
+    first = stage.train(extended, dataclasses.replace(config, epochs=1))
+    assert [r["step"] for r in first["history"]] == [3]
+    got = _final_weights(extended, config)
+    for a, b in zip(expected, got, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    report = json.loads((extended.reports / "train_translate.json").read_text())
+    reference = json.loads((straight.reports / "train_translate.json").read_text())
+    assert [r["step"] for r in report["history"]] == [3, 6]
+    for mine, theirs in zip(report["history"], reference["history"], strict=True):
+        assert mine["dev_loss"] == pytest.approx(theirs["dev_loss"], abs=1e-4)
+
+
 def test_nan_loss_stops_with_checkpoints_intact(
     fixture_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

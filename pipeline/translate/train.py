@@ -13,6 +13,7 @@ better dev loss (the learning rate halves after each), or after ``max_minutes``.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import os
@@ -208,6 +209,22 @@ def report_name(config: TranslateConfig) -> str:
     return "train_translate" if default else f"train_translate_{config.source}_{config.target}"
 
 
+def read_history(path: Path, up_to_step: int) -> list[dict[str, float]]:
+    """The per-epoch records of the run so far, so a resumed run reports its whole curve.
+
+    Records past ``up_to_step`` (epochs finished after the checkpoint being resumed) are
+    dropped; they will be redone. A missing or unreadable file starts the curve afresh.
+    """
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as err:
+        log.warning("ignoring unreadable %s (%s); the report's curve restarts here", path, err)
+        return []
+    return [r for r in records if r["step"] <= up_to_step]
+
+
 def _load_vocabs(paths: Paths, config: TranslateConfig) -> tuple[Vocabulary, Vocabulary]:
     return (
         Vocabulary.load(paths.processed / tokenize.vocab_file(config.source)),
@@ -282,7 +299,8 @@ def train(
     session_start = time.perf_counter()
     elapsed_before = float(trainer.elapsed)
     session_tokens, session_train_seconds = 0, 0.0
-    history: list[dict[str, float]] = []
+    history_path = save_root / "history.json"
+    history = read_history(history_path, start_step)
     stop_reason = "finished" if bool(trainer.stopped) else ""
 
     def elapsed() -> float:
@@ -360,6 +378,8 @@ def train(
             "learning_rate": trainer.learning_rate(),
         }
         history.append(entry)
+        if chief:
+            write_json(history_path, history)
         with writer.as_default(step=step):
             tf.summary.scalar("dev/loss", dev_loss)
             tf.summary.scalar("dev/perplexity", entry["dev_perplexity"])
@@ -406,8 +426,14 @@ def train(
         "steps": int(trainer.step),
         "stop_reason": stop_reason,
         "train_seconds": round(float(trainer.elapsed), 1),
-        # Training steps only (this process): evaluation and checkpoints excluded.
-        "tokens_per_second": round(session_tokens / max(session_train_seconds, 1e-9), 1),
+        # Training steps only (evaluation and checkpoints excluded) of this process, or the
+        # epochs' mean if it only rewrote the report of a finished run.
+        "tokens_per_second": round(
+            session_tokens / session_train_seconds
+            if session_tokens
+            else float(np.mean([r["tokens_per_second"] for r in history] or [0.0])),
+            1,
+        ),
         "history": history,
     }
     if chief:
