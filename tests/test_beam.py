@@ -250,8 +250,16 @@ def test_batch_decodes_like_single_sentences_and_traces_once():
 def test_bench_batching():
     model = TinyTranslator()
     decode = decoder(model.encode, model.step, beam_size=2, max_len_offset=3)
-    result = bench_batching(decode, [SOURCES, SOURCES[:2]])
-    assert result["sentences"] == 5 and result["batches"] == 2
+    calls = []
+
+    def counted(ids: tf.Tensor) -> object:
+        calls.append(int(ids.shape[0]))
+        return decode(ids)
+
+    result = bench_batching(counted, [SOURCES, SOURCES[:2]], repeats=2)
+    assert result["sentences"] == 5 and result["batches"] == 2 and result["repeats"] == 2
+    # A warm-up pass each way (2 batches, then 5 single sentences), then two timed passes.
+    assert calls == [3, 2] + [1] * 5 + [3, 2] * 2 + [1] * 5 * 2
     assert result["batched_s"] > 0 and result["one_by_one_s"] > 0
 
 

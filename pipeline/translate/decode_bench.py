@@ -21,28 +21,41 @@ def _sentences(batch: tf.Tensor) -> list[tf.Tensor]:
     return [batch[i : i + 1, : max(int(n), 1)] for i, n in enumerate(lengths)]
 
 
+def _best_seconds(run: Callable[[], None], repeats: int) -> float:
+    """The fastest of ``repeats`` runs: the one least disturbed by other work (timeit's rule)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
 def bench_batching(
-    decode: Callable[[tf.Tensor], Any], batches: Sequence[tf.Tensor]
+    decode: Callable[[tf.Tensor], Any], batches: Sequence[tf.Tensor], repeats: int = 3
 ) -> dict[str, float]:
     """Seconds for ``decode`` (e.g. a ``beam.decoder``) over ``batches`` as they are and
-    sentence by sentence. Both ways run once beforehand so neither pays for tracing."""
+    sentence by sentence, each the best of ``repeats`` passes after one untimed pass (which
+    pays for tracing and warms the caches of both ways alike)."""
     singles = [sentence for batch in batches for sentence in _sentences(batch)]
-    decode(batches[0])
-    decode(singles[0])
 
-    start = time.perf_counter()
-    for batch in batches:
-        decode(batch)
-    batched = time.perf_counter() - start
+    def batched() -> None:
+        for batch in batches:
+            decode(batch)
 
-    start = time.perf_counter()
-    for sentence in singles:
-        decode(sentence)
-    alone = time.perf_counter() - start
+    def one_by_one() -> None:
+        for sentence in singles:
+            decode(sentence)
+
+    batched()
+    one_by_one()
+    batched_s = _best_seconds(batched, repeats)
+    alone_s = _best_seconds(one_by_one, repeats)
     return {
         "sentences": len(singles),
         "batches": len(batches),
-        "batched_s": batched,
-        "one_by_one_s": alone,
-        "speedup": alone / batched if batched else float("inf"),
+        "repeats": repeats,
+        "batched_s": batched_s,
+        "one_by_one_s": alone_s,
+        "speedup": alone_s / batched_s if batched_s else float("inf"),
     }
