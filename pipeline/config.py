@@ -60,6 +60,10 @@ class TokenizeConfig:
     translate_langs: tuple[str, ...] = ("de", "en")
     translate_min_count: int = 2
     translate_max_size: int = 30_000
+    # MR words missing from the corpus vocabulary ("mesmerizing", "clunky", "retread": 4% of
+    # MR's tokens) that occur at least this often in MR's texts (labels unseen) are appended
+    # to it for the sentiment models, which learn their vectors from a random start.
+    polarity_min_count: int = 2
     batch_size: int = 1024
 
 

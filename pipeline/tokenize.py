@@ -2,11 +2,12 @@
 
 Reads the TFDS datasets built by ``make data`` and writes, under ``data/processed``:
 
-- ``vocab/corpus_en.txt``: English corpus vocabulary (embeddings, language model, sentiment)
+- ``vocab/corpus_en.txt``: English corpus vocabulary (embeddings, language model)
+- ``vocab/polarity_en.txt``: the corpus vocabulary with MR's own frequent words appended
 - ``vocab/translate_<lang>.txt``: one per language, from the translation train split
 - ``corpus/ids.npy``: the corpus as one int32 id stream, EOS after every line
 - ``translate/{train,dev,test}.tfrecord``: an id list per language (``de``, ``en``), EOS-ended
-- ``polarity/mr.tfrecord``: ``ids`` (corpus vocabulary), ``label``, ``fold``
+- ``polarity/mr.tfrecord``: ``ids`` (polarity vocabulary), ``label``, ``fold``
 
 plus ``reports/tokenize.json`` (vocabulary sizes, UNK rates, lengths) and, last,
 ``data/processed/tokenize_manifest.json``, the file ``make`` tracks. Tokenization runs in the
@@ -60,6 +61,7 @@ def vocab_file(lang: str) -> str:
     return f"vocab/translate_{lang}.txt"
 
 
+POLARITY_VOCAB = "vocab/polarity_en.txt"
 POLARITY_RECORDS = "polarity/mr.tfrecord"
 
 
@@ -217,23 +219,40 @@ def tokenize_translate(paths: Paths, config: TokenizeConfig) -> dict[str, Any]:
 
 
 def tokenize_polarity(paths: Paths, config: TokenizeConfig) -> dict[str, Any]:
+    """MR encoded with the corpus vocabulary extended by MR's frequent unknown words.
+
+    The extension keeps every corpus id, so the word vectors (trained on corpus ids) still
+    index the first rows of the sentiment models' embedding matrix.
+    """
     tokenizer = Tokenizer("en", lowercase=config.lowercase)
-    vocab = Vocabulary.load(paths.processed / CORPUS_VOCAB)
+    corpus_vocab = Vocabulary.load(paths.processed / CORPUS_VOCAB)
     dataset = load("rt_polarity", "train", data_dir=paths.tfds)
-    encoded = encode_batches(
-        dataset.map(lambda ex: ex["text"]), tokenizer, vocab, config.batch_size, eos=False
+    texts = dataset.map(lambda ex: ex["text"])
+    vocab = corpus_vocab.extended(
+        count_tokens(texts, tokenizer, config.batch_size), config.polarity_min_count
     )
+    vocab.save(paths.processed / POLARITY_VOCAB)
+    encoded = encode_batches(texts, tokenizer, vocab, config.batch_size, eos=False)
     labels = dataset.map(lambda ex: (ex["label"], ex["fold"])).batch(config.batch_size)
-    stats = EncodingStats()
+    stats, corpus_unk = EncodingStats(), 0
 
     def examples() -> Iterator[dict[str, np.ndarray]]:
+        nonlocal corpus_unk
         for ids, (label, fold) in zip(encoded, labels, strict=True):
             stats.add(ids, eos=False)
+            flat = ids.flat_values.numpy()
+            corpus_unk += int(np.sum((flat == UNK_ID) | (flat >= len(corpus_vocab))))
             for i, y, f in zip(ids.numpy(), label.numpy(), fold.numpy(), strict=True):
                 yield {"ids": i, "label": y, "fold": f}
 
     write_records(paths.processed / POLARITY_RECORDS, examples())
-    return stats.summary()
+    summary = stats.summary()
+    return {
+        **summary,
+        "vocab_size": len(vocab),
+        "added_words": len(vocab) - len(corpus_vocab),
+        "corpus_vocab_unk_rate": round(corpus_unk / max(summary["tokens"], 1), 4),
+    }
 
 
 def run(paths: Paths, config: TokenizeConfig) -> dict[str, Any]:
@@ -266,7 +285,10 @@ def summary(report: dict[str, Any]) -> str:
             for lang, s in split.items()
         )
         lines.append(f"  {name:<6} {pairs:>7,} pairs  {per_lang}")
-    lines.append(f"polarity  {p['sequences']:,} reviews  UNK {p['unk_rate']:.2%} (corpus vocab)")
+    lines.append(
+        f"polarity  {p['sequences']:,} reviews  UNK {p['unk_rate']:.2%} with {p['added_words']:,} "
+        f"MR words added ({p['corpus_vocab_unk_rate']:.2%} with the corpus vocabulary alone)"
+    )
     return "\n".join(lines)
 
 
@@ -287,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
         "--translate-min-count", type=int, help="rarer translation words become UNK"
     )
     parser.add_argument("--translate-max-size", type=int, help="translation vocabulary size cap")
+    parser.add_argument(
+        "--polarity-min-count", type=int, help="rarer MR words outside the corpus vocab stay UNK"
+    )
     parser.add_argument("--batch-size", type=int, help="lines per tokenization batch")
     parser.add_argument(
         "--translate-dataset", help="TFDS name of the parallel corpus (default: ding_de_en)"

@@ -8,6 +8,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from pipeline.embeddings import train as emb_train
 from pipeline.embeddings.evaluate import evaluate_models
 from pipeline.embeddings.keyed_vectors import load_trained
 from pipeline.lm import train as lm_train
-from pipeline.text import EOS_ID, Tokenizer, Vocabulary
+from pipeline.text import EOS_ID, UNK_ID, Tokenizer, Vocabulary
 
 DING_LINES = [
     "# Version :: devel 2023-01-30",
@@ -176,6 +177,17 @@ def test_polarity_records_keep_labels_and_folds(built):
     examples = [tf.io.parse_single_example(r, spec) for r in records]
     assert sorted(int(e["label"]) for e in examples) == [0] * 6 + [1] * 8
     assert {int(e["fold"]) for e in examples} == {0, 1}
+    # The polarity vocabulary is the corpus one plus MR's words seen twice or more.
+    corpus = Vocabulary.load(paths.processed / tokenize.CORPUS_VOCAB)
+    vocab = Vocabulary.load(paths.processed / tokenize.POLARITY_VOCAB)
+    assert vocab.tokens[: len(corpus)] == corpus.tokens
+    texts = [Tokenizer("en").tokenize(text) for _, text in REVIEWS]
+    counts = Counter(w for tokens in texts for w in tokens)
+    assert {w for w, n in counts.items() if n >= 2} <= set(vocab.tokens)
+    assert all(vocab.id(w) == UNK_ID for w, n in counts.items() if n == 1 and w not in corpus)
+    decoded = sorted(" ".join(vocab.decode(tf.sparse.to_dense(e["ids"]).numpy())) for e in examples)
+    expected = [" ".join(vocab.decode(vocab.encode(tokens))) for tokens in texts]
+    assert decoded == sorted(expected)
 
 
 def test_corrupt_raw_archive_is_reported_and_removed(built, tmp_path):

@@ -63,6 +63,7 @@ def fixture_paths(tmp_path_factory) -> Paths:
         runs=root / "runs",
     )
     VOCAB.save(paths.processed / tokenize.CORPUS_VOCAB)
+    VOCAB.save(paths.processed / tokenize.POLARITY_VOCAB)
     texts, labels = _fixture_reviews(40)
     examples = (
         {"ids": np.array(VOCAB.encode(t)), "label": y, "fold": i // 2 % 2}
@@ -232,12 +233,12 @@ def test_validation_split_is_stratified_and_disjoint():
 
 
 def test_embedding_matrix_compact_vocabulary_and_expand(fixture_paths):
-    matrix, info = data.embedding_matrix(fixture_paths, len(VOCAB), "glove", dim=8, seed=0)
+    matrix, info = data.embedding_matrix(fixture_paths, VOCAB, "glove", dim=8, seed=0)
     kv = KeyedVectors.load(model_dir(fixture_paths, "glove"))
     assert matrix.shape == (len(VOCAB), 8) and not matrix[PAD_ID].any()
     np.testing.assert_array_equal(matrix[VOCAB.id("great")], kv["great"])
     assert info["pretrained_rows"] == len(kv)
-    random, _ = data.embedding_matrix(fixture_paths, len(VOCAB), "random", dim=8, seed=0)
+    random, _ = data.embedding_matrix(fixture_paths, VOCAB, "random", dim=8, seed=0)
     assert not np.allclose(random[VOCAB.id("great")], kv["great"])
 
     ids = np.array([[9, 5, 0], [5, 12, 1]])
@@ -338,7 +339,7 @@ def test_missing_inputs_say_which_make_target(tmp_path, caplog):
     assert _run([*_stage_args(paths), "--configs", "average/random"]) == 1
     assert "make tokenize" in caplog.text
     with pytest.raises(FileNotFoundError, match="make train-embeddings"):
-        data.embedding_matrix(paths, 10, "word2vec", dim=8, seed=0)
+        data.embedding_matrix(paths, VOCAB, "word2vec", dim=8, seed=0)
     with pytest.raises(ValueError, match="bad configuration"):
         sentiment_train.parse_config("cnn/word2vec")
 

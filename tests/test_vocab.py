@@ -22,6 +22,14 @@ def test_max_size_counts_reserved_tokens():
     assert len(vocab) == 6 and vocab.tokens[4:] == ["a", "b"]
 
 
+def test_extended_keeps_every_id_and_appends_new_tokens(vocab):
+    task = Counter({"cat": 9, "clunky": 2, "mesmerizing": 4, "once": 1, "<unk>": 7})
+    extended = vocab.extended(task, min_count=2)
+    assert extended.tokens[: len(vocab)] == vocab.tokens
+    assert extended.tokens[len(vocab) :] == ["mesmerizing", "clunky"]
+    assert extended.id("once") == UNK_ID and vocab.extended({}) == vocab
+
+
 def test_encode_decode_round_trip_with_eos(vocab):
     ids = vocab.encode(["the", "cat", "flew"], add_bos=True, add_eos=True)
     assert ids == [BOS_ID, 4, 5, UNK_ID, EOS_ID]

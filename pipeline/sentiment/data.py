@@ -1,8 +1,9 @@
 """Polarity examples as padded id matrices, cross-validation folds and embedding matrices.
 
 MR is small (12.7k short reviews), so it is read once into NumPy; every fold then slices it.
-Ids are the corpus vocabulary's (``make tokenize``), which is also the vocabulary the word
-vectors were trained on, so a pretrained vector is found by id.
+Ids are the polarity vocabulary's (``make tokenize``): the corpus vocabulary the word vectors
+were trained on, so a pretrained vector is found by id, followed by MR's own frequent words,
+which start from random vectors.
 
 Training uses a *compact* vocabulary, the ids that occur in the task's texts, because Adam
 updates every row of a fine-tuned embedding matrix at every step: 64k rows cost several
@@ -24,7 +25,7 @@ from pipeline import tokenize
 from pipeline.config import Paths
 from pipeline.data.load import load
 from pipeline.embeddings.keyed_vectors import KeyedVectors, model_dir
-from pipeline.text import PAD_ID, Tokenizer, Vocabulary
+from pipeline.text import PAD_ID, UNK_ID, Tokenizer, Vocabulary
 
 INITS = ("word2vec", "glove", "random")
 _SPEC = {
@@ -134,10 +135,11 @@ def remap(ids: np.ndarray, kept: np.ndarray) -> np.ndarray:
 
 
 def embedding_matrix(
-    paths: Paths, vocab_size: int, init: str, dim: int, seed: int
+    paths: Paths, vocab: Vocabulary, init: str, dim: int, seed: int
 ) -> tuple[np.ndarray, dict[str, float]]:
-    """A ``[vocab_size, dim]`` matrix for corpus ids, and how much of it is pretrained.
+    """A ``[len(vocab), dim]`` matrix for ``vocab``'s ids, and how much of it is pretrained.
 
+    ``vocab`` extends the corpus vocabulary the vectors were trained on (same ids first).
     Words without a pretrained vector (and every word for ``random``) are drawn from a normal
     with the pretrained vectors' own spread (the scale Kim 2014 matched), so random rows
     neither dominate nor vanish beside pretrained ones; PAD's row is zero.
@@ -153,19 +155,18 @@ def embedding_matrix(
                 break
         scale = float(kv.vectors.std()) if kv is not None else 0.1
         dim = kv.dim if kv is not None else dim
-        matrix = rng.normal(0.0, scale, (vocab_size, dim)).astype(np.float32)
+        matrix = rng.normal(0.0, scale, (len(vocab), dim)).astype(np.float32)
         covered = 0
     else:
         kv = KeyedVectors.load(model_dir(paths, init))  # says "run make train-embeddings"
-        vocab = Vocabulary.load(paths.processed / tokenize.CORPUS_VOCAB)
         scale = float(kv.vectors.std())
-        matrix = rng.normal(0.0, scale, (vocab_size, kv.dim)).astype(np.float32)
+        matrix = rng.normal(0.0, scale, (len(vocab), kv.dim)).astype(np.float32)
         rows = np.array([vocab.id(w) for w in kv.words], dtype=np.int64)
-        inside = (rows < vocab_size) & (rows > PAD_ID)
+        inside = (rows != PAD_ID) & (rows != UNK_ID)  # a word outside ``vocab`` maps to UNK
         matrix[rows[inside]] = kv.vectors[inside]
         covered = int(inside.sum())
     matrix[PAD_ID] = 0.0
-    return matrix, {"pretrained_rows": covered, "rows": vocab_size, "scale": round(scale, 4)}
+    return matrix, {"pretrained_rows": covered, "rows": len(vocab), "scale": round(scale, 4)}
 
 
 def expand(full: np.ndarray, compact: np.ndarray, kept: np.ndarray) -> np.ndarray:

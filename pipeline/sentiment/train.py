@@ -159,8 +159,8 @@ def accuracy(model: keras.Model, examples: data.Examples, batch_size: int) -> fl
     return float(result[1])
 
 
-def init_matrix(paths: Paths, init: str, vocab_size: int, seed: int) -> tuple[np.ndarray, dict]:
-    return data.embedding_matrix(paths, vocab_size, init, dim=100, seed=seed)
+def init_matrix(paths: Paths, init: str, vocab: Vocabulary, seed: int) -> tuple[np.ndarray, dict]:
+    return data.embedding_matrix(paths, vocab, init, dim=100, seed=seed)
 
 
 def cross_validate(
@@ -230,7 +230,7 @@ def train(paths: Paths, config: SentimentConfig, version: int = 1) -> dict[str, 
         parse_config(name)
     if not config.configs:
         raise ValueError("no configurations to run")
-    vocab = Vocabulary.load(paths.processed / tokenize.CORPUS_VOCAB)
+    vocab = Vocabulary.load(paths.processed / tokenize.POLARITY_VOCAB)
     examples, test = load_dataset(paths, config, vocab)
     every = examples.ids if test is None else np.concatenate([examples.ids, test.ids])
     kept = data.compact_vocabulary(every)
@@ -244,7 +244,7 @@ def train(paths: Paths, config: SentimentConfig, version: int = 1) -> dict[str, 
     )  # fmt: skip
 
     inits = {init for _, init in map(parse_config, config.configs)}
-    matrices = {init: init_matrix(paths, init, len(vocab), config.seed) for init in inits}
+    matrices = {init: init_matrix(paths, init, vocab, config.seed) for init in inits}
     results: dict[str, Any] = {}
     for name in config.configs:
         model_kind, init = parse_config(name)
@@ -279,7 +279,7 @@ def train(paths: Paths, config: SentimentConfig, version: int = 1) -> dict[str, 
     trainable = config.finetune or init == "random"
     final_dir = paths.runs / model_name(config.dataset) / "final"
     model, info = fit(model_kind, full[kept], trainable, examples, config, final_dir, config.seed)
-    # The export model covers the whole corpus vocabulary: words absent from the task texts
+    # The export model covers the whole polarity vocabulary: words absent from the task texts
     # keep their initial (pretrained) vectors, the others get their trained rows.
     export_model = configured_model(model_kind, full, trainable, config)
     embeddings = data.expand(full, model.get_layer("embedding").get_weights()[0], kept)

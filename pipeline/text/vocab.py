@@ -51,6 +51,15 @@ class Vocabulary:
             kept = kept[: max(0, max_size - len(RESERVED))]
         return cls([*RESERVED, *(t for t, _ in kept)])
 
+    def extended(self, counts: Counter[str] | dict[str, int], min_count: int = 1) -> Vocabulary:
+        """This vocabulary plus the new tokens of ``counts``, appended in ``build``'s order.
+
+        Every existing id keeps its meaning, so a matrix indexed by this vocabulary (trained
+        word vectors) is still valid for the prefix of the extended one.
+        """
+        new = {t: n for t, n in counts.items() if t not in self._ids}
+        return Vocabulary([*self.tokens, *Vocabulary.build(new, min_count).tokens[len(RESERVED) :]])
+
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Vocabulary:
         path = Path(path)
