@@ -125,15 +125,19 @@ def fit(
     log_dir: Path | None,
     seed: int,
 ) -> tuple[keras.Model, dict[str, Any]]:
-    """Train on ``train`` minus a validation split, stopping when validation loss stalls."""
+    """Train on ``train`` minus a validation split, stopping when its accuracy stalls."""
     keras.utils.set_random_seed(seed)
     fit_index, val_index = data.validation_split(train.labels, config.val_fraction, seed)
     model = configured_model(model_kind, matrix, trainable, config)
     rate = config.average_learning_rate if model_kind == "average" else config.learning_rate
     compile_model(model, rate)
+    # Validation accuracy, not loss: fine-tuned embeddings make the model overconfident
+    # within 2-3 epochs, so the loss minimum often came at epoch 1 (73.7% on one fold). On 3
+    # folds x 3 seeds the recurrent model's mean went 77.95 -> 78.22 and its spread across
+    # seeds 0.87 -> 0.22 points.
     callbacks: list[keras.callbacks.Callback] = [
         keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=config.patience, restore_best_weights=True
+            monitor="val_accuracy", patience=config.patience, restore_best_weights=True
         )
     ]
     if log_dir is not None:
@@ -145,12 +149,12 @@ def fit(
         callbacks=callbacks,
         verbose=0,
     )
-    val_loss = history.history["val_loss"]
-    best = int(np.argmin(val_loss))
+    val_accuracy = history.history["val_accuracy"]
+    best = int(np.argmax(val_accuracy))
     return model, {
-        "epochs": len(val_loss),
+        "epochs": len(val_accuracy),
         "best_epoch": best + 1,
-        "val_accuracy": round(float(history.history["val_accuracy"][best]), 4),
+        "val_accuracy": round(float(val_accuracy[best]), 4),
     }
 
 
