@@ -328,7 +328,7 @@ def markdown(report: dict[str, Any]) -> str:
             if config.get("pooling", "final") == "final"
             else "its final states and masked max over time"
         )
-        + ". Early stopping on a "
+        + ". Early stopping on the accuracy of a "
         f"{config['val_fraction']:.0%} validation split of the training data.",
         "",
         "| model / embeddings | accuracy % (mean ± std) | epochs | seconds |",
