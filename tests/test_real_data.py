@@ -72,6 +72,11 @@ def test_vocabularies_and_corpus_stream_match_the_report():
     assert report["corpus"]["tokens"] >= PRESETS["default"].data.min_corpus_tokens
     for lang in ("de", "en"):
         assert len(Vocabulary.load(Path(PATHS.processed / tokenize.vocab_file(lang)))) > 5_000
+    # MR's own words extend the corpus vocabulary and halve its UNK rate there.
+    polarity = Vocabulary.load(PATHS.processed / tokenize.POLARITY_VOCAB)
+    assert polarity.tokens[: len(vocab)] == vocab.tokens
+    assert len(polarity) == report["polarity"]["vocab_size"] > len(vocab) + 1_000
+    assert report["polarity"]["unk_rate"] < 0.6 * report["polarity"]["corpus_vocab_unk_rate"]
 
 
 LM_REPORT = PATHS.reports / "lm.json"
