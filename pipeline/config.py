@@ -132,7 +132,7 @@ class EmbeddingsConfig:
 
 @dataclass(frozen=True)
 class TranslateConfig:
-    """The attention translator (pipeline.translate); ``default`` trains in ~35 min on 2 cores.
+    """The attention translator (pipeline.translate); ``default`` trains in 30-35 min on 2 cores.
 
     12 epochs of 400 steps left beam search only 0.6 BLEU above greedy; at 20 the dev
     perplexity fell from 43.9 to 38.8 and the gap grew to 1.3 (reports/bleu.md).

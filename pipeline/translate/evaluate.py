@@ -310,7 +310,7 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Beam 5 decoding of {b['sentences']} sentences: {b['batched_s']:.2f} s in "
         f"{b['batches']} batch(es) vs {b['one_by_one_s']:.2f} s one at a time "
-        f"(**{b['speedup']:.1f}x** from batching; each the best of {b.get('repeats', 1)} "
+        f"(**{b['speedup']:.1f}x** from batching; each the best of {b['repeats']} "
         "passes after a warm-up).",
         "",
         f"BLEU computation on {t['sentences']} sentences: ours {t['ours_s'] * 1000:.1f} ms, "
