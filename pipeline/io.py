@@ -60,6 +60,16 @@ def write_json(dest: str | os.PathLike[str], obj: Any) -> None:
     write_text(dest, json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
 
 
+def write_report(directory: str | os.PathLike[str], name: str, report: Any, markdown: str) -> None:
+    """``<name>.md`` then ``<name>.json`` in ``directory``, each written atomically.
+
+    The JSON comes last because it is the file ``make`` tracks: if the run dies between the
+    two, the stage is redone rather than left with a stale markdown beside a fresh JSON.
+    """
+    write_text(Path(directory) / f"{name}.md", markdown)
+    write_json(Path(directory) / f"{name}.json", report)
+
+
 def write_lines(dest: str | os.PathLike[str], lines: Iterator[str] | list[str]) -> int:
     """Write one item per line; returns the number of lines written."""
     count = 0

@@ -5,7 +5,8 @@ import stat
 
 import pytest
 
-from pipeline.io import atomic_path, write_json, write_lines
+import pipeline.io
+from pipeline.io import atomic_path, write_json, write_lines, write_report
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
@@ -37,3 +38,18 @@ def test_artifacts_get_the_umask_mode_not_owner_only(tmp_path):
         os.umask(umask)
     assert stat.S_IMODE((tmp_path / "vocab.txt").stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "saved").stat().st_mode) == 0o755
+
+
+def test_a_report_writes_its_markdown_before_the_json_make_tracks(tmp_path, monkeypatch):
+    written = []
+    write_text = pipeline.io.write_text
+
+    def recording(dest, text):
+        written.append(os.path.basename(dest))
+        write_text(dest, text)
+
+    monkeypatch.setattr(pipeline.io, "write_text", recording)
+    write_report(tmp_path / "reports", "bleu", {"bleu": 7.16}, "# BLEU\n")
+    assert written == ["bleu.md", "bleu.json"]
+    assert (tmp_path / "reports" / "bleu.md").read_text() == "# BLEU\n"
+    assert (tmp_path / "reports" / "bleu.json").read_text() == '{\n  "bleu": 7.16\n}\n'

@@ -33,7 +33,7 @@ from pipeline.config import (
 from pipeline.embeddings.corpus import load
 from pipeline.embeddings.evaluate import evaluate_all, load_eval_sets
 from pipeline.embeddings.keyed_vectors import KeyedVectors
-from pipeline.io import write_json, write_text
+from pipeline.io import write_report
 
 log = logging.getLogger("pipeline.embeddings.bench")
 
@@ -97,8 +97,7 @@ def run(paths: Paths, config: EmbeddingsConfig, contenders: tuple[str, ...]) -> 
         scores = evaluate_all(kv, paths, config, sets=sets)
         results[contender] = {**trained, **scores}
     report = {"config": asdict(config), "results": results}
-    write_json(paths.reports / "bench_embeddings.json", report)
-    write_text(paths.reports / "bench_embeddings.md", table(report) + "\n")
+    write_report(paths.reports, "bench_embeddings", report, table(report) + "\n")
     return report
 
 

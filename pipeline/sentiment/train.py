@@ -41,7 +41,7 @@ from pipeline.config import (
     paths_from_args,
     setup_logging,
 )
-from pipeline.io import write_json, write_text
+from pipeline.io import write_report
 from pipeline.rnn import KINDS
 from pipeline.sentiment import baseline, data
 from pipeline.sentiment.export import export
@@ -306,8 +306,7 @@ def train(paths: Paths, config: SentimentConfig, version: int = 1) -> dict[str, 
         "published_mr": PUBLISHED,
         "seconds": round(time.perf_counter() - start, 1),
     }
-    write_text(paths.reports / f"{name}.md", markdown(report))
-    write_json(paths.reports / f"{name}.json", report)  # last: the file make tracks
+    write_report(paths.reports, name, report, markdown(report))
     return report
 
 

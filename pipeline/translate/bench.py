@@ -36,7 +36,7 @@ from pipeline.config import (
     paths_from_args,
     setup_logging,
 )
-from pipeline.io import write_json, write_text
+from pipeline.io import write_report
 from pipeline.text import Vocabulary
 
 log = logging.getLogger("pipeline.translate.bench")
@@ -236,9 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "target_speedup": 1.5,
     }
-    write_json(paths.reports / "bench_translate.json", report)
     text = markdown(report)
-    write_text(paths.reports / "bench_translate.md", text)
+    write_report(paths.reports, "bench_translate", report, text)
     print(text)
     return 0
 

@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipeline.config import setup_logging
-from pipeline.io import write_json, write_text
+from pipeline.io import write_report
 from pipeline.text import PAD_ID
 from pipeline.translate.beam import length_penalty_fn, score_targets
 from pipeline.translate.codec import TextEncoder
@@ -207,8 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
     }  # fmt: skip
     text = markdown(report)
-    write_json(setup.paths.reports / "error_analysis.json", report)
-    write_text(setup.paths.reports / "error_analysis.md", text)
+    write_report(setup.paths.reports, "error_analysis", report, text)
     print(text)
     return 0
 

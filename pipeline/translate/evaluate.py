@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from pipeline.config import PRESETS, Paths, paths_from_args, setup_logging
 from pipeline.data.load import load
-from pipeline.io import write_json, write_text
+from pipeline.io import write_report
 from pipeline.metrics import bench_bleu, corpus_bleu
 from pipeline.text import PAD_ID, Tokenizer, Vocabulary
 from pipeline.translate.beam import LengthPenalty, beam_search, greedy_decode
@@ -380,8 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
     }
     text = markdown(report)
-    write_json(setup.paths.reports / "bleu.json", report)
-    write_text(setup.paths.reports / "bleu.md", text)
+    write_report(setup.paths.reports, "bleu", report, text)
     print(text)
     return 0
 
