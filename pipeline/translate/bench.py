@@ -107,7 +107,7 @@ def _inputs(
 
 def run_ours(paths: Paths, config: TranslateConfig, seconds: float) -> dict[str, Any]:
     from pipeline.translate import data
-    from pipeline.translate.train import Trainer
+    from pipeline.translate.train import Trainer, training_batches
 
     source_vocab, target_vocab, train, dev = _inputs(paths, config)
     tf.keras.utils.set_random_seed(config.seed)
@@ -119,13 +119,7 @@ def run_ours(paths: Paths, config: TranslateConfig, seconds: float) -> dict[str,
         _, nll, count = trainer.strategy.run(trainer._replica_step, args=(batch,))
         return nll, count
 
-    batches = data.train_batches(
-        train,
-        batch_size=config.batch_size,
-        max_len=config.max_len,
-        shuffle_buffer=config.shuffle_buffer,
-        seed=config.seed,
-    )
+    batches = training_batches(train, config)
     dev_batches = data.eval_batches(dev, config.batch_size)
     result = time_bounded(train_step, trainer._eval, batches, dev_batches, seconds)
     params = sum(int(tf.size(v)) for v in trainer.model.trainable_variables)

@@ -209,6 +209,20 @@ def report_name(config: TranslateConfig) -> str:
     return "train_translate" if default else f"train_translate_{config.source}_{config.target}"
 
 
+def training_batches(
+    pairs: tf.data.Dataset, config: TranslateConfig, skip: int = 0
+) -> tf.data.Dataset:
+    """The batch stream a run of ``config`` trains on (from batch ``skip``), also benchmarked."""
+    return data.train_batches(
+        pairs,
+        batch_size=config.batch_size,
+        max_len=config.max_len,
+        shuffle_buffer=config.shuffle_buffer,
+        seed=config.seed,
+        skip=skip,
+    )
+
+
 def read_history(path: Path, up_to_step: int) -> list[dict[str, float]]:
     """The per-epoch records of the run so far, so a resumed run reports its whole curve.
 
@@ -280,14 +294,7 @@ def train(
 
     total_steps = config.epochs * config.steps_per_epoch
     start_step = int(trainer.step)
-    stream = data.train_batches(
-        train_pairs,
-        batch_size=config.batch_size,
-        max_len=config.max_len,
-        shuffle_buffer=config.shuffle_buffer,
-        seed=config.seed,
-        skip=start_step,
-    )
+    stream = training_batches(train_pairs, config, skip=start_step)
     iterator = iter(strategy.experimental_distribute_dataset(stream))
     train_fn = trainer.make_train_fn()
     writer = (
