@@ -172,6 +172,10 @@ class SentimentConfig:
         "average/word2vec", "average/glove", "average/random", "recurrent/word2vec",
     )  # fmt: skip
     finetune: bool = True  # random init is always trained
+    # Also score each configuration's soft vote with NBSVM ("<config>+nbsvm" rows; the best
+    # row is exported, with NBSVM's weights inside the SavedModel). Over 10 folds the vote
+    # beat the recurrent model alone by 1.5 points and NBSVM alone by 1.7.
+    nbsvm_vote: bool = True
     cell: str = "keras_gru"  # any pipeline.rnn kind; keras_* are the fastest on a CPU
     units: int = 64
     layers: int = 1
@@ -179,7 +183,9 @@ class SentimentConfig:
     # states and a masked max over time of the BiRNN outputs, concatenated). "final+max"
     # matched "final" on 2 test folds and beat it on the final model's validation split.
     pooling: str = "final+max"
-    dropout: float = 0.3  # on the word vectors and on the classifier's input
+    # On the word vectors and on the classifier's input. Over 10 folds (early stopping on the
+    # loss) 0.5 gave the recurrent model 78.70 alone and 79.91 in the vote, 0.3 78.29 / 79.83.
+    dropout: float = 0.5
     max_len: int = 64  # tokens kept per text (MR's longest is 60); IMDB wants ~400
     batch_size: int = 64
     learning_rate: float = 2e-3  # the recurrent model's
@@ -187,6 +193,10 @@ class SentimentConfig:
     average_learning_rate: float = 1e-2
     epochs: int = 12  # at most; early stopping on the validation split usually ends sooner
     patience: int = 2
+    # What early stopping watches on the validation split: "val_loss" or "val_accuracy".
+    # Over 10 folds the loss stopped the recurrent model better (78.29 vs 77.85 alone, 79.83
+    # vs 79.74 in the vote), though 3 folds x 3 seeds had favoured accuracy (78.22 vs 77.95).
+    monitor: str = "val_loss"
     val_fraction: float = 0.1  # of each training fold
     folds: int = 0  # test folds run (0: all), for quick experiments
     seed: int = 0

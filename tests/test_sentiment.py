@@ -18,7 +18,7 @@ import tensorflow_datasets as tfds
 from pipeline import tokenize
 from pipeline.config import PRESETS, Paths
 from pipeline.embeddings.keyed_vectors import KeyedVectors, model_dir
-from pipeline.sentiment import baseline, data
+from pipeline.sentiment import baseline, data, ensemble
 from pipeline.sentiment import train as sentiment_train
 from pipeline.sentiment.export import ExportedClassifier, export
 from pipeline.sentiment.models import build_model, compile_model
@@ -153,7 +153,7 @@ def test_final_and_max_pooling_holds_the_final_states_and_a_masked_max(cell):
 
 def test_nbsvm_baseline_features_and_learning():
     ids = np.array([[5, 6, 5, 0], [6, 7, 0, 0]], dtype=np.int32)
-    keys = baseline.ngram_keys(ids)
+    keys = baseline.ngram_keys(ids, 8)
     assert keys[0].tolist() == sorted({5, 6, -(5 * 8 + 6) - 1, -(6 * 8 + 5) - 1})
     columns = np.unique(keys[0])
     x = baseline.features(keys, columns).toarray()
@@ -167,6 +167,34 @@ def test_nbsvm_baseline_features_and_learning():
     )
     result = baseline.cross_validate(examples)
     assert len(result["fold_accuracy"]) == 4 and result["mean"] > 0.95
+
+
+def test_nbsvm_keys_move_to_the_full_vocabulary_unchanged():
+    texts, labels = _fixture_reviews(200)
+    ids = data.pad([VOCAB.encode(t) for t in texts], 8)
+    kept = data.compact_vocabulary(ids)
+    compact = data.remap(ids, kept)
+    nbsvm = baseline.NBSVM.fit(baseline.ngram_keys(compact, len(kept)), np.array(labels), len(kept))
+    full = nbsvm.keys_in(kept, len(VOCAB))
+    assert len(kept) < len(VOCAB) and full.base == len(VOCAB)
+    np.testing.assert_allclose(
+        full.log_odds(baseline.ngram_keys(ids, len(VOCAB))),
+        nbsvm.log_odds(baseline.ngram_keys(compact, len(kept))),
+    )
+
+
+def test_vote_weight_follows_the_better_model_on_held_out_labels():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 500)
+    good = np.where(labels == 1, 0.9, 0.1)
+    noise = rng.uniform(0, 1, 500)
+    assert ensemble.choose_weight(good, noise, labels) == 1.0
+    assert ensemble.choose_weight(noise, good, labels) == 0.0
+    # Two equally informative, independent models: both get a share.
+    a = np.clip(good + rng.normal(0, 0.3, 500), 0.01, 0.99)
+    b = np.clip(good + rng.normal(0, 0.3, 500), 0.01, 0.99)
+    assert 0.2 <= ensemble.choose_weight(a, b, labels) <= 0.8
+    np.testing.assert_allclose(ensemble.mix(a, b, 0.25), 0.25 * a + 0.75 * b)
 
 
 def _order_task(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -269,9 +297,31 @@ def test_export_tokenizes_in_graph_and_matches_the_keras_model(tmp_path):
     assert in_graph.shape == (1, 5)
 
 
+def test_export_votes_with_nbsvm_as_numpy_does(tmp_path):
+    texts, labels = _fixture_reviews(200)
+    ids = data.pad([VOCAB.encode(t) for t in texts], 8)
+    nbsvm = baseline.NBSVM.fit(baseline.ngram_keys(ids, len(VOCAB)), np.array(labels), len(VOCAB))
+    matrix = np.random.default_rng(1).normal(size=(len(VOCAB), 4)).astype(np.float32)
+    model = build_model("average", matrix)
+    saved = export(model, VOCAB, 8, tmp_path / "sentiment" / "1", nbsvm=nbsvm, neural_weight=0.3)
+    module = tf.saved_model.load(str(saved))
+    probe = ["a wonderful wonderful film", "the film , dull", "", "great awful great a b c d e"]
+    out = module.signatures["serving_default"](texts=tf.constant(probe))
+    probe_ids = data.pad([VOCAB.encode(t.split()) for t in probe], 8)
+    keys = baseline.ngram_keys(probe_ids, len(VOCAB))
+    expected = 0.3 * model.predict(probe_ids, verbose=0)[:, 1] + 0.7 * nbsvm.probability(keys)
+    np.testing.assert_allclose(out["probability"].numpy(), expected, rtol=1e-5, atol=1e-6)
+    assert out["probability"].numpy()[0] > 0.5 > out["probability"].numpy()[1]
+    with pytest.raises(ValueError, match="keys_in"):
+        ExportedClassifier(model, VOCAB, 8, nbsvm.keys_in(np.arange(len(VOCAB)), 99))
+
+
 def test_smoke_run_reports_logs_and_exports(fixture_paths, smoke_report):
     report = smoke_report
-    assert set(report["results"]) == {"average/word2vec", "recurrent/random"}
+    voted = {"average/word2vec+nbsvm", "recurrent/random+nbsvm"}
+    assert set(report["results"]) == {"average/word2vec", "recurrent/random"} | voted
+    for name in voted:
+        assert all(0 <= w <= 1 for w in report["results"][name]["neural_weight"])
     for result in report["results"].values():
         assert len(result["fold_accuracy"]) == 2 and 0 <= result["mean"] <= 1
     md = (fixture_paths.reports / "sentiment.md").read_text()

@@ -13,6 +13,7 @@ off, as is usual with logistic regression. NumPy/SciPy only; a fold takes a few 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,9 +26,13 @@ from pipeline.text import PAD_ID
 NAME = "NBSVM (ours, same folds)"
 
 
-def ngram_keys(ids: np.ndarray) -> list[np.ndarray]:
-    """Per row, the distinct int64 keys of its unigrams (``id``) and bigrams (``-(a*V+b)-1``)."""
-    base = int(ids.max()) + 1
+def ngram_keys(ids: np.ndarray, base: int) -> list[np.ndarray]:
+    """Per row, the distinct int64 keys of its unigrams (``id``) and bigrams (``-(a*base+b)-1``).
+
+    ``base`` is the vocabulary size, so the keys of one vocabulary mean the same words in
+    every batch, and the exported model can compute them in its graph (see
+    :meth:`NBSVM.keys_in`).
+    """
     out = []
     for row in ids:
         row = row[row != PAD_ID].astype(np.int64)
@@ -76,37 +81,67 @@ def logistic_regression(
     return result.x[:-1], float(result.x[-1])
 
 
-def nbsvm_fold(
-    train_keys: list[np.ndarray],
-    train_labels: np.ndarray,
-    test_keys: list[np.ndarray],
-    *,
-    alpha: float = 1.0,
-    c: float = 1.0,
-    beta: float = 1.0,
-) -> np.ndarray:
-    """Predicted labels for ``test_keys`` from a model fitted on the training rows."""
-    columns = np.unique(np.concatenate(train_keys))
-    x_train = features(train_keys, columns)
-    r = log_count_ratio(x_train, train_labels, alpha)
-    w, b = logistic_regression(x_train.multiply(r).tocsr(), train_labels, c)
-    w = (1 - beta) * np.abs(w).mean() + beta * w
-    scores = features(test_keys, columns).multiply(r).tocsr() @ w + b
-    return (scores > 0).astype(np.int64)
+@dataclass(frozen=True)
+class NBSVM:
+    """A fitted NB-LR model: one weight per known n-gram key (``r * w``) and a bias."""
+
+    columns: np.ndarray  # sorted int64 n-gram keys
+    weights: np.ndarray  # float64, the weight of each key
+    bias: float
+    base: int  # the vocabulary size the keys were made with
+
+    @classmethod
+    def fit(
+        cls,
+        keys: list[np.ndarray],
+        labels: np.ndarray,
+        base: int,
+        *,
+        alpha: float = 1.0,
+        c: float = 1.0,
+        beta: float = 1.0,
+    ) -> NBSVM:
+        columns = np.unique(np.concatenate(keys))
+        x = features(keys, columns)
+        r = log_count_ratio(x, labels, alpha)
+        w, b = logistic_regression(x.multiply(r).tocsr(), labels, c)
+        w = (1 - beta) * np.abs(w).mean() + beta * w
+        return cls(columns, r * w, b, base)
+
+    def log_odds(self, keys: list[np.ndarray]) -> np.ndarray:
+        """log P(positive) / P(negative) per row; unknown n-grams count for nothing."""
+        return features(keys, self.columns) @ self.weights + self.bias
+
+    def probability(self, keys: list[np.ndarray]) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.log_odds(keys)))
+
+    def keys_in(self, kept: np.ndarray, vocab_size: int) -> NBSVM:
+        """The same model over the full vocabulary's ids, where compact id ``i`` is ``kept[i]``.
+
+        Training uses compact ids (see :mod:`pipeline.sentiment.data`); the exported model
+        sees the vocabulary's own ids.
+        """
+        unigram = self.columns >= 0
+        pair = -self.columns[~unigram] - 1
+        first, second = kept[pair // self.base], kept[pair % self.base]
+        columns = np.empty_like(self.columns)
+        columns[unigram] = kept[self.columns[unigram]]
+        columns[~unigram] = -(first * vocab_size + second) - 1
+        order = np.argsort(columns)
+        return NBSVM(columns[order], self.weights[order], self.bias, vocab_size)
 
 
 def cross_validate(examples: data.Examples, folds: int = 0, **options: float) -> dict[str, Any]:
     """Fold accuracies of the baseline over ``data.cv_splits`` (the neural models' folds)."""
     start = time.perf_counter()
-    keys = ngram_keys(examples.ids)
+    base = int(examples.ids.max()) + 1
+    keys = ngram_keys(examples.ids, base)
     accuracies = []
     for _, train_index, test_index in data.cv_splits(examples.folds, folds):
-        predicted = nbsvm_fold(
-            [keys[i] for i in train_index],
-            examples.labels[train_index],
-            [keys[i] for i in test_index],
-            **options,
+        model = NBSVM.fit(
+            [keys[i] for i in train_index], examples.labels[train_index], base, **options
         )
+        predicted = model.log_odds([keys[i] for i in test_index]) > 0
         accuracies.append(round(float(np.mean(predicted == examples.labels[test_index])), 4))
     return {
         "mean": round(float(np.mean(accuracies)), 4),

@@ -12,6 +12,10 @@ graph, so code that never imports ``pipeline`` only needs ``tf.saved_model.load`
 ``clf.classify(texts)`` is the same function. Unknown words map to UNK; text in any script
 is tokenized (and mostly UNK); texts longer than ``max_len`` tokens are truncated; an empty
 or all-whitespace text has no tokens and gets the model's bias-only prediction.
+
+When the exported configuration is a vote with NBSVM (``<config>+nbsvm``), the graph also
+holds NBSVM's n-gram weights in a hash table, and the probability is
+``w * P_neural + (1 - w) * P_NBSVM`` with the ``w`` chosen in training.
 """
 
 from __future__ import annotations
@@ -22,19 +26,44 @@ import keras
 import tensorflow as tf
 
 from pipeline.io import atomic_path
+from pipeline.sentiment.baseline import NBSVM
 from pipeline.text import PAD_ID, Tokenizer, Vocabulary
 
 LABEL_NAMES = ("negative", "positive")
 
 
 class ExportedClassifier(tf.Module):
-    def __init__(self, model: keras.Model, vocab: Vocabulary, max_len: int) -> None:
+    def __init__(
+        self,
+        model: keras.Model,
+        vocab: Vocabulary,
+        max_len: int,
+        nbsvm: NBSVM | None = None,
+        neural_weight: float = 1.0,
+    ) -> None:
         super().__init__()
         self.model = model
         self._tokenizer = Tokenizer("en")
         self.table = vocab.lookup_table()
         self.max_len = max_len
         self.label_names = tf.constant(LABEL_NAMES)
+        self.nbsvm = None
+        if nbsvm is not None:
+            if nbsvm.base != len(vocab):
+                raise ValueError(
+                    f"NBSVM keys are over {nbsvm.base} ids, the vocabulary has {len(vocab)}; "
+                    "convert them with NBSVM.keys_in"
+                )
+            self.nbsvm = tf.lookup.StaticHashTable(
+                tf.lookup.KeyValueTensorInitializer(
+                    tf.constant(nbsvm.columns, tf.int64),
+                    tf.constant(nbsvm.weights, tf.float32),
+                ),
+                default_value=0.0,
+            )
+            self.nbsvm_base = tf.constant(nbsvm.base, tf.int64)
+            self.nbsvm_bias = tf.constant(nbsvm.bias, tf.float32)
+            self.neural_weight = tf.constant(neural_weight, tf.float32)
 
     def ids(self, texts: tf.Tensor) -> tf.Tensor:
         """PAD-padded int32 ids ``[n, width]``, ``1 <= width <= max_len``."""
@@ -45,11 +74,28 @@ class ExportedClassifier(tf.Module):
         missing = tf.maximum(0, 1 - tf.shape(dense)[1])
         return tf.pad(dense, [[0, 0], [0, missing]], constant_values=PAD_ID)
 
+    def nbsvm_log_odds(self, ids: tf.Tensor) -> tf.Tensor:
+        """NBSVM's score of each row: the weights of its distinct uni- and bigrams, plus bias.
+
+        The keys are :func:`pipeline.sentiment.baseline.ngram_keys`'; sorting each row puts
+        repeats side by side, so a repeated n-gram counts once (binarized features).
+        """
+        ids = tf.cast(ids, tf.int64)
+        bigrams = -(ids[:, :-1] * self.nbsvm_base + ids[:, 1:]) - 1
+        bigrams = tf.where(ids[:, 1:] != PAD_ID, bigrams, PAD_ID)  # PAD's weight is 0
+        keys = tf.sort(tf.concat([ids, bigrams], axis=1), axis=1)
+        first = tf.concat([tf.ones_like(keys[:, :1], tf.bool), keys[:, 1:] != keys[:, :-1]], axis=1)
+        weights = tf.where(first, self.nbsvm.lookup(keys), 0.0)
+        return tf.reduce_sum(weights, axis=1) + self.nbsvm_bias
+
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
     def classify(self, texts: tf.Tensor) -> dict[str, tf.Tensor]:
         """P(positive), the predicted label (0/1) and its name for each text."""
-        probs = self.model(self.ids(texts), training=False)
-        positive = probs[:, 1]
+        ids = self.ids(texts)
+        positive = self.model(ids, training=False)[:, 1]
+        if self.nbsvm is not None:
+            nbsvm = tf.sigmoid(self.nbsvm_log_odds(ids))
+            positive = self.neural_weight * positive + (1.0 - self.neural_weight) * nbsvm
         label = tf.cast(positive >= 0.5, tf.int64)
         return {
             "probability": positive,
@@ -58,9 +104,17 @@ class ExportedClassifier(tf.Module):
         }
 
 
-def export(model: keras.Model, vocab: Vocabulary, max_len: int, dest: Path) -> Path:
+def export(
+    model: keras.Model,
+    vocab: Vocabulary,
+    max_len: int,
+    dest: Path,
+    *,
+    nbsvm: NBSVM | None = None,
+    neural_weight: float = 1.0,
+) -> Path:
     """Write the SavedModel to ``dest`` (a version folder) atomically."""
-    module = ExportedClassifier(model, vocab, max_len)
+    module = ExportedClassifier(model, vocab, max_len, nbsvm, neural_weight)
     with atomic_path(dest, directory=True) as tmp:
         tf.saved_model.save(
             module,
