@@ -312,6 +312,9 @@ def test_export_votes_with_nbsvm_as_numpy_does(tmp_path):
     expected = 0.3 * model.predict(probe_ids, verbose=0)[:, 1] + 0.7 * nbsvm.probability(keys)
     np.testing.assert_allclose(out["probability"].numpy(), expected, rtol=1e-5, atol=1e-6)
     assert out["probability"].numpy()[0] > 0.5 > out["probability"].numpy()[1]
+    fresh = _classify_in_fresh_process(saved, [*probe, *BAD_INPUTS])
+    np.testing.assert_allclose(fresh["probability"][: len(probe)], expected, rtol=1e-5, atol=1e-6)
+    assert np.isfinite(fresh["probability"]).all()
     with pytest.raises(ValueError, match="keys_in"):
         ExportedClassifier(model, VOCAB, 8, nbsvm.keys_in(np.arange(len(VOCAB)), 99))
 
@@ -334,8 +337,8 @@ def test_smoke_run_reports_logs_and_exports(fixture_paths, smoke_report):
     )
 
 
-def test_savedmodel_round_trip_in_fresh_process_with_bad_inputs(fixture_paths, smoke_report):
-    saved = fixture_paths.saved_models / "sentiment" / "1"
+def _classify_in_fresh_process(saved: Path, texts: list[str]) -> dict:
+    """The SavedModel's outputs for ``texts`` from a process that never imports ``pipeline``."""
     script = textwrap.dedent(
         f"""
         import json, sys
@@ -351,7 +354,6 @@ def test_savedmodel_round_trip_in_fresh_process_with_bad_inputs(fixture_paths, s
         }}))
         """
     )
-    texts = ["a wonderful film", "the dull story", *BAD_INPUTS]
     result = subprocess.run(
         [sys.executable, "-c", script],
         input=json.dumps(texts),
@@ -360,7 +362,13 @@ def test_savedmodel_round_trip_in_fresh_process_with_bad_inputs(fixture_paths, s
         check=True,
         cwd=Path(saved).parent,  # nowhere near the package
     )
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_savedmodel_round_trip_in_fresh_process_with_bad_inputs(fixture_paths, smoke_report):
+    saved = fixture_paths.saved_models / "sentiment" / "1"
+    texts = ["a wonderful film", "the dull story", *BAD_INPUTS]
+    out = _classify_in_fresh_process(saved, texts)
     probs = np.array(out["probability"])
     assert probs.shape == (len(texts),) and np.isfinite(probs).all()
     assert ((probs >= 0) & (probs <= 1)).all()

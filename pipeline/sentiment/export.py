@@ -77,8 +77,8 @@ class ExportedClassifier(tf.Module):
     def nbsvm_log_odds(self, ids: tf.Tensor) -> tf.Tensor:
         """NBSVM's score of each row: the weights of its distinct uni- and bigrams, plus bias.
 
-        The keys are :func:`pipeline.sentiment.baseline.ngram_keys`'; sorting each row puts
-        repeats side by side, so a repeated n-gram counts once (binarized features).
+        The keys are those of :func:`pipeline.sentiment.baseline.ngram_keys`; sorting each
+        row puts repeats side by side, so a repeated n-gram counts once (binarized features).
         """
         ids = tf.cast(ids, tf.int64)
         bigrams = -(ids[:, :-1] * self.nbsvm_base + ids[:, 1:]) - 1

@@ -4,9 +4,10 @@ Each configuration ``<model>/<init>`` (model ``average`` or ``recurrent``, embed
 ``word2vec``, ``glove`` or ``random``) is trained once per fold of MR's standard 10-fold
 split, with early stopping on a stratified validation split carved from the training folds
 only (the test fold is touched once, for its accuracy). The mean and standard deviation of
-the fold accuracies go to ``reports/sentiment.{json,md}``. The configuration with the best
-mean is then trained on all the data (minus a validation split) and exported to
-``saved_models/sentiment/<version>`` (see :mod:`pipeline.sentiment.export`).
+the fold accuracies go to ``reports/sentiment.{json,md}``. Each configuration also gets a
+``<model>/<init>+nbsvm`` row, its soft vote with NBSVM (see :class:`NBSVMPartner`). The row
+with the best mean is then trained on all the data (minus a validation split) and exported
+to ``saved_models/sentiment/<version>`` (see :mod:`pipeline.sentiment.export`).
 
 ``--dataset imdb_reviews`` (or another TFDS dataset with ``text`` and ``label``) trains on its
 ``train`` split and reports accuracy on ``test`` instead, written to
