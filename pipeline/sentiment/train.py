@@ -249,6 +249,28 @@ class NBSVMPartner:
         return ensemble.mix(neural, self.probability(nbsvm, examples), weight)
 
 
+def vote_members(
+    partner: NBSVMPartner,
+    model: keras.Model,
+    model_kind: str,
+    matrix: np.ndarray,
+    trainable: bool,
+    train: data.Examples,
+    config: SentimentConfig,
+    seed: int,
+    epochs: int,
+    fold: int | None = None,
+) -> tuple[keras.Model, baseline.NBSVM, float]:
+    """The vote's neural member, its NBSVM and the neural weight, for training data ``train``.
+
+    ``model`` is :func:`fit`'s, which never trained on the validation split, so it weighs the
+    vote first; only then is it replaced by its refit on all of ``train`` for ``epochs``.
+    """
+    nbsvm, weight = partner.fit_and_weigh(model, train, config, seed, fold)
+    voter = refit(model_kind, matrix, trainable, train, config, seed, epochs)
+    return voter, nbsvm, weight
+
+
 def init_matrix(paths: Paths, init: str, vocab: Vocabulary, seed: int) -> tuple[np.ndarray, dict]:
     return data.embedding_matrix(paths, vocab, init, dim=100, seed=seed)
 
@@ -302,9 +324,10 @@ def cross_validate(
         folds.append(accuracy(probabilities(model, test, config.batch_size), test.labels))
         epochs.append(info["epochs"])
         if partner is not None:
-            nbsvm, weight = partner.fit_and_weigh(model, train, config, seed, fold)
-            epochs_run = info["best_epoch"]
-            model = refit(model_kind, full[kept], trainable, train, config, seed, epochs_run)
+            model, nbsvm, weight = vote_members(
+                partner, model, model_kind, full[kept], trainable, train, config, seed,
+                info["best_epoch"], fold,
+            )  # fmt: skip
             vote = partner.vote(model, nbsvm, weight, test, config.batch_size)
             voted.append(accuracy(vote, test.labels))
             weights.append(weight)
@@ -341,22 +364,21 @@ def train_test(
     log_dir = paths.runs / model_name(config.dataset) / name.replace("/", "_")
     start = time.perf_counter()
     model, info = fit(model_kind, matrix, trainable, train, config, log_dir, config.seed)
-    accuracies = {name: accuracy(probabilities(model, test, config.batch_size), test.labels)}
-    extra: dict[str, dict[str, Any]] = {name: {}}
+    rows = {name: (probabilities(model, test, config.batch_size), {})}
     if partner is not None:
-        nbsvm, weight = partner.fit_and_weigh(model, train, config, config.seed)
-        epochs = info["best_epoch"]
-        model = refit(model_kind, matrix, trainable, train, config, config.seed, epochs)
-        vote = partner.vote(model, nbsvm, weight, test, config.batch_size)
-        accuracies[ensemble_name(name)] = accuracy(vote, test.labels)
-        extra[ensemble_name(name)] = {"neural_weight": weight}
+        voter, nbsvm, weight = vote_members(
+            partner, model, model_kind, matrix, trainable, train, config, config.seed,
+            info["best_epoch"],
+        )  # fmt: skip
+        vote = partner.vote(voter, nbsvm, weight, test, config.batch_size)
+        rows[ensemble_name(name)] = (vote, {"neural_weight": weight})
     seconds = round(time.perf_counter() - start, 1)
     keras.backend.clear_session()
     results = {}
-    for row, acc in accuracies.items():
+    for row, (probability, extra) in rows.items():
+        acc = accuracy(probability, test.labels)
         results[row] = {
-            "test_accuracy": acc, **info, "mean": acc, "std": 0.0, "seconds": seconds,
-            **extra[row],
+            "test_accuracy": acc, **info, "mean": acc, "std": 0.0, "seconds": seconds, **extra,
         }  # fmt: skip
         log.info("%-26s test accuracy %.2f", row, 100 * acc)
     return results
@@ -428,11 +450,12 @@ def train(paths: Paths, config: SentimentConfig, version: int = 1) -> dict[str, 
     model, info = fit(model_kind, full[kept], trainable, examples, config, final_dir, config.seed)
     nbsvm, weight = None, 1.0
     if partner is not None and best != base_config(best):
-        nbsvm, weight = partner.fit_and_weigh(model, examples, config, config.seed)
+        model, nbsvm, weight = vote_members(
+            partner, model, model_kind, full[kept], trainable, examples, config, config.seed,
+            info["best_epoch"],
+        )  # fmt: skip
         nbsvm = nbsvm.keys_in(kept, len(vocab))
         info["neural_weight"] = weight
-        epochs = info["best_epoch"]
-        model = refit(model_kind, full[kept], trainable, examples, config, config.seed, epochs)
     # The export model covers the whole polarity vocabulary: words absent from the task texts
     # keep their initial (pretrained) vectors, the others get their trained rows.
     export_model = configured_model(model_kind, full, trainable, config)
