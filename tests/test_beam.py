@@ -40,8 +40,8 @@ def bigram_model(table: np.ndarray):
         mask = tf.not_equal(source_ids, PAD_ID)
         return tf.zeros([batch, length, 1]), mask, tf.zeros([batch, 1])
 
-    def step(prev, state, memory, mask):
-        weights = tf.cast(mask, tf.float32)
+    def step(prev, state, memory, mask, sentence):
+        weights = tf.cast(tf.gather(mask, sentence), tf.float32)
         weights /= tf.reduce_sum(weights, axis=1, keepdims=True)
         return tf.gather(logits, prev), state + 1.0, weights
 
@@ -173,7 +173,7 @@ class TinyTranslator:
         self.output = keras.layers.Dense(vocab)
         # Build the layers now: creating variables inside a tf.function makes it trace twice.
         memory, mask, state = self.encode(tf.constant([[4]]))
-        self.step(tf.constant([BOS_ID]), state, memory, mask)
+        self.step(tf.constant([BOS_ID]), state, memory, mask, tf.constant([0]))
 
     def encode(self, source_ids):
         mask = tf.not_equal(source_ids, PAD_ID)
@@ -183,7 +183,8 @@ class TinyTranslator:
         state = summary if self.cell_kind == "gru" else (summary, tf.zeros_like(summary))
         return {"values": values, "keys": self.keys(values)}, mask, state
 
-    def step(self, prev, state, memory, mask):
+    def step(self, prev, state, memory, mask, sentence):
+        memory, mask = tf.nest.map_structure(lambda x: tf.gather(x, sentence), (memory, mask))
         output, state = self.cell(self.target_embedding(prev), state)
         scores = tf.einsum("nd,nsd->ns", output, memory["keys"]) * 3.0
         weights = tf.nn.softmax(tf.where(mask, scores, -1e9))

@@ -10,7 +10,7 @@ import tensorflow as tf
 from pipeline.config import TranslateConfig
 from pipeline.text import BOS_ID, EOS_ID, PAD_ID
 from pipeline.translate import data
-from pipeline.translate.attention import masked_softmax
+from pipeline.translate.attention import masked_softmax, mix_per_sentence
 from pipeline.translate.model import Translator
 from pipeline.translate.train import Trainer, masked_loss, token_losses
 
@@ -54,6 +54,19 @@ def test_attention_sums_to_one_and_ignores_padding() -> None:
     np.testing.assert_allclose(weights2.numpy()[:, :6], weights, atol=1e-6)
 
 
+def test_mix_per_sentence_equals_gathering_each_rows_sentence() -> None:
+    rng = np.random.default_rng(0)
+    per_sentence = tf.constant(rng.normal(size=(4, 6, 3)), tf.float32)
+    sentence = tf.constant([0, 0, 2, 2, 2, 3])  # sentence 1 has no rows, the others 1 to 3
+    weights = tf.constant(rng.random(size=(6, 6)), tf.float32)
+    expected = np.einsum("rs,rsd->rd", weights.numpy(), per_sentence.numpy()[sentence.numpy()])
+    mixed = mix_per_sentence(weights, per_sentence, sentence)
+    np.testing.assert_allclose(mixed.numpy(), expected, rtol=1e-5)
+    alone = mix_per_sentence(weights[:4], per_sentence)  # row r is sentence r
+    expected = np.einsum("rs,rsd->rd", weights.numpy()[:4], per_sentence.numpy())
+    np.testing.assert_allclose(alone.numpy(), expected, rtol=1e-5)
+
+
 @pytest.mark.parametrize(("cell", "layers"), [("keras_gru", 1), ("lstm", 2)])
 def test_teacher_forced_logits_equal_step_by_step_decoding(cell: str, layers: int) -> None:
     model = small_model(cell, layers, dropout=0.3)  # dropout is off outside training
@@ -72,18 +85,25 @@ def test_teacher_forced_logits_equal_step_by_step_decoding(cell: str, layers: in
     np.testing.assert_allclose(kept, full[positions.numpy()], atol=1e-5)
 
 
-def test_decode_step_in_a_graph_with_tiled_memory() -> None:
-    """Beam search tiles memory with tf.nest and calls decode_step inside a tf.function."""
+def test_decode_step_reads_each_rows_sentence_in_a_graph() -> None:
+    """Beam search runs several rows per sentence against untiled memory in a tf.function;
+    each row must match its sentence decoded alone."""
     model = small_model("keras_lstm")
     memory, mask, state = model.encode(SOURCE)
-    tile = lambda x: tf.repeat(x, 3, axis=0)  # noqa: E731
-    memory3, mask3, state3 = (tf.nest.map_structure(tile, x) for x in (memory, mask, state))
+    sentence = tf.constant([0, 0, 0, 1, 1])
+    rows_state = tf.nest.map_structure(lambda x: tf.gather(x, sentence), state)
     step = tf.function(model.decode_step)
-    logits, new_state, weights = step(tf.fill([6], BOS_ID), state3, memory3, mask3)
-    assert logits.shape == (6, 20) and weights.shape == (6, 6)
-    assert tf.nest.map_structure(lambda s: s.shape, new_state) == ((6, 12), (6, 12))
-    eager, _, _ = model.decode_step(tf.fill([2], BOS_ID), state, memory, mask)
-    np.testing.assert_allclose(logits.numpy()[::3], eager.numpy(), atol=1e-5)
+    logits, new_state, weights = step(tf.fill([5], BOS_ID), rows_state, memory, mask, sentence)
+    assert logits.shape == (5, 20) and weights.shape == (5, 6)
+    assert tf.nest.map_structure(lambda s: s.shape, new_state) == ((5, 12), (5, 12))
+    eager, _, alone = model.decode_step(tf.fill([2], BOS_ID), state, memory, mask)
+    np.testing.assert_allclose(logits.numpy(), eager.numpy()[sentence], atol=1e-5)
+    np.testing.assert_allclose(weights.numpy(), alone.numpy()[sentence], atol=1e-6)
+    # Sentences without rows (done ones) are skipped: two rows of sentence 1 only.
+    later = tf.constant([1, 1])
+    rows_state = tf.nest.map_structure(lambda x: tf.gather(x, later), state)
+    logits, _, _ = step(tf.fill([2], BOS_ID), rows_state, memory, mask, later)
+    np.testing.assert_allclose(logits.numpy(), eager.numpy()[[1, 1]], atol=1e-5)
 
 
 def test_loss_masks_padding() -> None:

@@ -1,8 +1,12 @@
-"""Bahdanau (additive) attention, split so the keys are computed once per source sentence.
+"""Bahdanau (additive) attention, split so everything that depends on the source only is
+computed once per sentence.
 
 e_{t,t'} = v . tanh(W1 s_{t-1} + W2 a_{t'}); the softmax over t' ignores padded positions.
 ``W2 a`` does not depend on the decoder step, so :meth:`BahdanauAttention.keys` computes it
 once per sentence (in ``encode``) and every decoder step only adds ``W1 s_{t-1}``.
+
+Decoding runs several rows (beam hypotheses) per sentence. :func:`mix_per_sentence` weighs
+each row's sentence without copying that sentence's encoder states once per row.
 """
 
 from __future__ import annotations
@@ -19,6 +23,25 @@ _MASKED = -1e9
 def masked_softmax(scores: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
     """softmax over the last axis where ``mask`` is True; masked entries get weight 0."""
     return tf.nn.softmax(tf.where(mask, scores, _MASKED), axis=-1)
+
+
+def mix_per_sentence(
+    weights: tf.Tensor, per_sentence: tf.Tensor, sentence: tf.Tensor | None = None
+) -> tf.Tensor:
+    """Row r's weights (R, S) times its sentence's matrix (N, S, D): (R, D).
+
+    ``sentence`` (R,) is nondecreasing (rows grouped by sentence, as a beam lays them out);
+    None means row r is sentence r. The rows are regrouped into one (N, rows per sentence,
+    S) batch, so each sentence's matrix is read once per step instead of being gathered into
+    an (R, S, D) copy, the costliest move of a batched beam step.
+    """
+    if sentence is None:
+        return tf.matmul(weights[:, None, :], per_sentence)[:, 0, :]
+    grouped = tf.RaggedTensor.from_value_rowids(
+        weights, sentence, nrows=tf.shape(per_sentence, out_type=sentence.dtype)[0]
+    )
+    mixed = tf.matmul(grouped.to_tensor(), per_sentence)
+    return tf.RaggedTensor.from_tensor(mixed, lengths=grouped.row_lengths()).flat_values
 
 
 class BahdanauAttention(keras.layers.Layer):
@@ -45,22 +68,18 @@ class BahdanauAttention(keras.layers.Layer):
         """W2 a for every encoder state: (batch, source, units)."""
         return tf.matmul(values, self.key_kernel)
 
-    def attend(
-        self, query: tf.Tensor, keys: tf.Tensor, values: tf.Tensor, source_mask: tf.Tensor
-    ) -> tuple[tf.Tensor, tf.Tensor]:
-        """The context vector (batch, value_dim) and the weights (batch, source).
+    def weights_for(self, query: tf.Tensor, keys: tf.Tensor, source_mask: tf.Tensor) -> tf.Tensor:
+        """The attention weights (rows, source) of each query row over its row of ``keys``.
 
         A plain method rather than ``call``: it runs inside the decoder's graph loop, where
-        Keras' call machinery (autocasting, masks, build checks) is only overhead.
+        Keras' call machinery (autocasting, masks, build checks) is only overhead. The
+        context is left to the caller, which may need it only through linear maps of it.
         """
-        projected = tf.matmul(query, self.query_kernel) + self.bias  # (batch, units)
+        projected = tf.matmul(query, self.query_kernel) + self.bias  # (rows, units)
         hidden = tf.tanh(keys + projected[:, None, :])
-        scores = tf.reduce_sum(hidden * self.score_vector, axis=-1)  # (batch, source)
-        weights = masked_softmax(scores, source_mask)
-        context = tf.matmul(weights[:, None, :], values)[:, 0, :]
-        return context, weights
+        return masked_softmax(tf.tensordot(hidden, self.score_vector, 1), source_mask)
 
-    call = attend
+    call = weights_for
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "units": self.units}

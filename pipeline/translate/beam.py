@@ -4,8 +4,10 @@ The model is reached only through two functions, so anything with this shape dec
 
 - ``encode_fn(source_ids (N, S) int32) -> (memory, memory_mask (N, S) bool, state)``, where
   ``memory`` and ``state`` are nests of (N, ...) tensors;
-- ``step_fn(prev_tokens (N,), state, memory, memory_mask) -> (logits (N, V), state,
-  attention (N, S))``.
+- ``step_fn(prev_tokens (R,), state, memory, memory_mask, sentence (R,)) -> (logits (R, V),
+  state, attention (R, S))``, where ``memory`` and ``memory_mask`` stay per sentence and
+  row r (a sentence, or one of its hypotheses) reads sentence ``sentence[r]``; rows come
+  grouped by sentence (``sentence`` is nondecreasing).
 
 Every loop is a ``tf.while_loop`` over time with fixed-shape loop variables, so each function
 traces once inside a ``tf.function`` with unknown N and S (``decoder`` builds one) and stops
@@ -25,10 +27,11 @@ bounds every score a hypothesis can still reach. At the limit, unfinished hypoth
 finished (of length max_len), so there is always an output.
 
 A step costs O(alive rows x (V + S x D)), whatever the step or the batch: ``step_fn`` runs
-only on the alive hypotheses (not on dead beams or done sentences), each row's best tokens
-are found without materializing (rows, V) log-probabilities, and the search keeps only each
-step's (N, B) tokens, parent beams and attention in TensorArrays, backtracking once at the
-end (as tensor2tensor and fairseq do) instead of copying whole histories every step.
+only on the alive hypotheses (not on dead beams or done sentences), the encoder memory is
+never copied per row, each row's best tokens are found without materializing (rows, V)
+log-probabilities, and the search keeps only each step's (N, B) tokens, parent beams and
+attention in TensorArrays, backtracking once at the end (as tensor2tensor and fairseq do)
+instead of copying whole histories every step.
 ``beam_size`` and ``alpha`` may be tensors, so one graph serves every setting.
 """
 
@@ -42,7 +45,7 @@ import tensorflow as tf
 from pipeline.text import BOS_ID, EOS_ID, PAD_ID
 
 EncodeFn = Callable[[tf.Tensor], tuple[Any, tf.Tensor, Any]]
-StepFn = Callable[[tf.Tensor, Any, Any, tf.Tensor], tuple[tf.Tensor, Any, tf.Tensor]]
+StepFn = Callable[[tf.Tensor, Any, Any, tf.Tensor, tf.Tensor], tuple[tf.Tensor, Any, tf.Tensor]]
 LengthPenalty = Literal["seed", "gnmt"]
 
 NEG_INF = float("-inf")
@@ -153,9 +156,8 @@ def greedy_decode(
     def body(t, prev, state, finished, scores, lengths, tokens, attention):
         rows = tf.cast(tf.where(~finished)[:, 0], tf.int32)
         logits, new_state, weights = step_fn(
-            tf.gather(prev, rows), _gather(state, rows), _gather(memory, rows),
-            tf.gather(memory_mask, rows),
-        )  # fmt: skip
+            tf.gather(prev, rows), _gather(state, rows), memory, memory_mask, rows
+        )
         log_probs, ids = _best_tokens(logits, 1)
         best = tf.argmax(log_probs, axis=-1, output_type=tf.int32)  # the first finite one
         at = rows[:, None]
@@ -288,9 +290,8 @@ def beam_search(
         rows = tf.cast(tf.where(live)[:, 0], tf.int32)
         sentence = rows // beams
         logits, new_state, weights = step_fn(
-            tf.gather(prev, rows), _gather(state, rows), _gather(memory, sentence),
-            tf.gather(memory_mask, sentence),
-        )  # fmt: skip
+            tf.gather(prev, rows), _gather(state, rows), memory, memory_mask, sentence
+        )
         # A beam's B best continuations hold all it can contribute to the sentence's B best.
         log_probs, ids = _best_tokens(logits, beams)
         width = tf.shape(ids)[1]
@@ -392,10 +393,11 @@ def score_targets(
     targets = tf.convert_to_tensor(target_ids, tf.int32)
     memory, memory_mask, state = encode_fn(source_ids)
     batch = tf.shape(targets)[0]
+    sentence = tf.range(batch)  # row n is sentence n
     previous = tf.concat([tf.fill([batch, 1], BOS_ID), targets[:, :-1]], axis=1)
 
     def body(t, state, total):
-        logits, new_state, _ = step_fn(previous[:, t], state, memory, memory_mask)
+        logits, new_state, _ = step_fn(previous[:, t], state, memory, memory_mask, sentence)
         target = targets[:, t]
         log_prob = tf.gather(tf.nn.log_softmax(logits), target, batch_dims=1)
         total += tf.where(tf.equal(target, PAD_ID), 0.0, log_prob)

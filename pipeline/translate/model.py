@@ -1,14 +1,20 @@
 """The attention translator: a bidirectional RNN encoder and a Bahdanau-attention decoder.
 
 One decoder step, :meth:`Translator.decode_step`, is the computation beam search runs; the
-teacher-forced training pass (:meth:`Translator.teacher_forced`) runs the very same step
-function (:meth:`Translator._recur`) over time in a graph loop (``tf.scan``). Two things are
-hoisted out of the loop because they do not depend on the recurrence, and are computed the
-same way by ``decode_step``:
+teacher-forced training pass (:meth:`Translator.teacher_forced`) runs the very same
+recurrence (:meth:`Translator._recur`) over time in a graph loop (``tf.scan``). Three things
+are hoisted out of the loop because they do not depend on the recurrence:
 
-* the input-side projection of the target embeddings (one matmul for all time steps), and
-* the output layer: the loop only collects [s_t; c_t; emb(y_{t-1})], and the vocabulary
+* the input-side projection of the target embeddings (one matmul for all time steps);
+* the context's linear maps: the cell's context kernel and the deep output's context columns
+  act on c_t = sum_t' a_{t,t'} h_t', so they are applied to the encoder states h_t' once per
+  sentence (``Memory.projected``) and a step only mixes those with its attention weights:
+  S x (3H + E) multiply-adds per row instead of 2H x (3H + E);
+* the output layer: the loop only collects [s_t; a_t; emb(y_{t-1})], and the vocabulary
   projection runs once over the non-padded positions, the bulk of the FLOPs on a CPU.
+
+Training applies dropout to c_t itself before the deep output, so it rebuilds c_t after the
+loop (one batched matmul); :meth:`decode_step` (no dropout) uses the projected memory.
 
 Decoder (Bahdanau et al. 2015, with the query the previous state s_{t-1}):
   c_t = attention(s_{t-1}, encoder states),  s_t = cell([emb(y_{t-1}); c_t], s_{t-1}),
@@ -17,17 +23,24 @@ Decoder (Bahdanau et al. 2015, with the query the previous state s_{t-1}):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import keras
 import tensorflow as tf
 
 from pipeline.rnn import make_rnn
 from pipeline.text import BOS_ID, PAD_ID
-from pipeline.translate.attention import BahdanauAttention
+from pipeline.translate.attention import BahdanauAttention, mix_per_sentence
 
 State = Any  # a tensor (GRU) or a tuple of (h, c) tensors (LSTM)
-Memory = tuple[tf.Tensor, tf.Tensor]  # (values = encoder states, keys = W2 values)
+
+
+class Memory(NamedTuple):
+    """What the decoder reads of the encoded source, per sentence."""
+
+    values: tf.Tensor  # (N, S, 2H) the encoder states
+    keys: tf.Tensor  # (N, S, A) W2 values, the attention's source side
+    projected: tf.Tensor  # (N, S, gates*H + E) the states through the context's linear maps
 
 
 def decoder_kind(cell: str) -> str:
@@ -121,9 +134,8 @@ class Translator(keras.Model):
     ) -> tuple[Memory, tf.Tensor, State]:
         """(memory, memory_mask, initial decoder state) for int32 ``source_ids`` (N, S).
 
-        ``memory`` is (values (N, S, 2H), keys (N, S, A)); the keys are W2 of the values,
-        precomputed once. The initial state is a learned bridge, tanh(W [fwd_last; bwd_first]),
-        from the final states of both encoder directions.
+        The initial state is a learned bridge, tanh(W [fwd_last; bwd_first]), from the final
+        states of both encoder directions.
         """
         source_ids = tf.convert_to_tensor(source_ids, tf.int32)
         mask = tf.not_equal(source_ids, PAD_ID)
@@ -137,9 +149,16 @@ class Translator(keras.Model):
         final = tf.concat([forward_last, backward_first], axis=-1)
         states = tuple(layer(final) for layer in self.bridge)
         state = states[0] if self.decoder_kind == "gru" else states
-        return (values, self.attention.keys(values)), mask, state
+        context_maps = tf.concat([self.context_kernel, self._deep_kernels()[1]], axis=1)
+        memory = Memory(values, self.attention.keys(values), tf.matmul(values, context_maps))
+        return memory, mask, state
 
     # --- the decoder step, shared by training and decoding --------------------------------
+
+    def _deep_kernels(self) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """The deep output's kernel split by what it reads: (s_t, c_t, emb(y_{t-1}))."""
+        kernel = self.deep_output.kernel
+        return kernel[: self.units], kernel[self.units : 3 * self.units], kernel[3 * self.units :]
 
     def _embed_targets(self, tokens: tf.Tensor, training: bool) -> tuple[tf.Tensor, tf.Tensor]:
         """Embeddings of the previous tokens and their input-side projection into the cell."""
@@ -152,12 +171,18 @@ class Translator(keras.Model):
         state: State,
         memory: Memory,
         memory_mask: tf.Tensor,
+        sentence: tf.Tensor | None = None,
     ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, State]:
-        """One step of the recurrence: (s_t, c_t, attention weights, new state)."""
-        values, keys = memory
+        """One step of the recurrence: (s_t, the projected context, attention weights, new
+        state). Row r reads sentence ``sentence[r]`` of ``memory`` (row r if None)."""
+        keys, mask = memory.keys, memory_mask
+        if sentence is not None:
+            keys, mask = tf.gather(keys, sentence), tf.gather(mask, sentence)
         previous = state if self.decoder_kind == "gru" else state[0]
-        context, weights = self.attention.attend(previous, keys, values, memory_mask)
-        inputs = projected_input + tf.matmul(context, self.context_kernel)
+        weights = self.attention.weights_for(previous, keys, mask)
+        projected_context = mix_per_sentence(weights, memory.projected, sentence)
+        gates = self.context_kernel.shape[1]
+        inputs = projected_input + projected_context[:, :gates]
         recurrent = tf.matmul(previous, self.recurrent_kernel) + self.recurrent_bias
         if self.decoder_kind == "gru":  # Keras' reset_after GRU (the cuDNN variant)
             x_z, x_r, x_h = tf.split(inputs, 3, axis=-1)
@@ -166,11 +191,11 @@ class Translator(keras.Model):
             r = tf.sigmoid(x_r + h_r)
             candidate = tf.tanh(x_h + r * h_h)
             output = z * previous + (1.0 - z) * candidate
-            return output, context, weights, output
+            return output, projected_context, weights, output
         i, f, g, o = tf.split(inputs + recurrent, 4, axis=-1)
         cell = tf.sigmoid(f + 1.0) * state[1] + tf.sigmoid(i) * tf.tanh(g)  # forget bias 1
         output = tf.sigmoid(o) * tf.tanh(cell)
-        return output, context, weights, (output, cell)
+        return output, projected_context, weights, (output, cell)
 
     def _logits(
         self, output: tf.Tensor, context: tf.Tensor, embedded: tf.Tensor, training: bool
@@ -185,14 +210,29 @@ class Translator(keras.Model):
         state: State,
         memory: Memory,
         memory_mask: tf.Tensor,
-        training: bool = False,
+        sentence: tf.Tensor | None = None,
     ) -> tuple[tf.Tensor, State, tf.Tensor]:
-        """(logits (N, V), new state, attention (N, S)) after feeding ``prev_tokens`` (N,)."""
+        """(logits (R, V), new state, attention (R, S)) after feeding ``prev_tokens`` (R,).
+
+        ``memory`` and ``memory_mask`` hold N sentences; row r belongs to sentence
+        ``sentence[r]`` (nondecreasing, as beam search groups hypotheses), or to sentence r if
+        None. Inference only: the deep output reads the projected context, without dropout.
+        """
         embedded, projected = self._embed_targets(
-            tf.convert_to_tensor(prev_tokens, tf.int32), training
+            tf.convert_to_tensor(prev_tokens, tf.int32), training=False
         )
-        output, context, weights, state = self._recur(projected, state, memory, memory_mask)
-        return self._logits(output, context, embedded, training), state, weights
+        output, projected_context, weights, state = self._recur(
+            projected, state, memory, memory_mask, sentence
+        )
+        from_output, _, from_embedding = self._deep_kernels()
+        gates = self.context_kernel.shape[1]
+        deep = (
+            tf.matmul(output, from_output)
+            + projected_context[:, gates:]
+            + tf.matmul(embedded, from_embedding)
+            + self.deep_output.bias
+        )
+        return self.output_layer(deep), state, weights
 
     # --- teacher forcing -------------------------------------------------------------------
 
@@ -203,34 +243,28 @@ class Translator(keras.Model):
         memory: Memory,
         memory_mask: tf.Tensor,
         training: bool = False,
-    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
         """The decoder over a whole target prefix (N, T) in one graph loop.
 
-        Returns the output-layer features (N, T, H + 2H + E) before dropout, their embedding
-        part included, and the attention weights (N, T, S).
+        Returns the output-layer inputs: s_t (N, T, H), c_t (N, T, 2H) and emb(y_{t-1})
+        (N, T, E) before dropout, and the attention weights (N, T, S).
         """
         embedded, projected = self._embed_targets(target_in, training)
         batch = tf.shape(target_in)[0]
-        source_len = tf.shape(memory_mask)[1]
         initial = (
             state,
             tf.zeros([batch, self.units]),
-            tf.zeros([batch, 2 * self.units]),
-            tf.zeros([batch, source_len]),
+            tf.zeros([batch, tf.shape(memory_mask)[1]]),
         )
 
         def step(carry: tuple, projected_t: tf.Tensor) -> tuple:
-            output, context, weights, new_state = self._recur(
-                projected_t, carry[0], memory, memory_mask
-            )
-            return new_state, output, context, weights
+            output, _, weights, new_state = self._recur(projected_t, carry[0], memory, memory_mask)
+            return new_state, output, weights
 
-        _, outputs, contexts, weights = tf.scan(
-            step, tf.transpose(projected, [1, 0, 2]), initializer=initial
-        )
+        _, outputs, weights = tf.scan(step, tf.transpose(projected, [1, 0, 2]), initializer=initial)
         outputs = tf.transpose(outputs, [1, 0, 2])
-        contexts = tf.transpose(contexts, [1, 0, 2])
-        return outputs, contexts, embedded, tf.transpose(weights, [1, 0, 2])
+        weights = tf.transpose(weights, [1, 0, 2])
+        return outputs, tf.matmul(weights, memory.values), embedded, weights
 
     def teacher_forced(
         self,
