@@ -11,6 +11,7 @@ import tensorflow as tf
 from pipeline.text import BOS_ID, EOS_ID, PAD_ID
 from pipeline.translate.beam import (
     _best_tokens,
+    _block_size,
     beam_search,
     decoder,
     greedy_decode,
@@ -286,10 +287,11 @@ def test_greedy_and_scoring_trace_with_a_tensor_max_len():
     assert decode_and_score.experimental_get_tracing_count() == 1
 
 
-def test_best_tokens_match_a_full_top_k():
+@pytest.mark.parametrize("vocab", [1000, 1009])  # blocks of 125; a prime, padded to 128s
+def test_best_tokens_match_a_full_top_k(vocab):
     """The block-wise search over a large vocabulary finds the plain top-k, ties included."""
     rng = np.random.default_rng(0)
-    logits = rng.normal(size=(6, 1000)).astype(np.float32)
+    logits = rng.normal(size=(6, vocab)).astype(np.float32)
     logits[1, [999, 700, 5, 6]] = 9.0  # ties across and within blocks: lower ids first
     logits[2, [PAD_ID, BOS_ID]] = 20.0  # never produced, however likely
     log_probs, ids = _best_tokens(tf.constant(logits), 5)
@@ -302,6 +304,13 @@ def test_best_tokens_match_a_full_top_k():
         np.testing.assert_array_equal(ids[row].numpy()[finite][:5], top.indices[row])
         np.testing.assert_allclose(log_probs[row].numpy()[finite][:5], top.values[row], rtol=1e-5)
     assert ids[1].numpy()[:4].tolist() == [5, 6, 700, 999]
+
+
+def test_block_size_divides_the_vocabulary_when_it_can():
+    assert _block_size(15045) == 85  # the default model's target vocabulary: 177 blocks
+    assert _block_size(1024) == 128
+    assert _block_size(1009) == 128  # prime: padded
+    assert _block_size(2 * 1009) == 128  # only tiny divisors: padded rather than 1009 blocks
 
 
 def test_beam_size_and_alpha_as_tensors_trace_once():
