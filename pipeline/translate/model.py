@@ -9,12 +9,14 @@ are hoisted out of the loop because they do not depend on the recurrence:
 * the context's linear maps: the cell's context kernel and the deep output's context columns
   act on c_t = sum_t' a_{t,t'} h_t', so they are applied to the encoder states h_t' once per
   sentence (``Memory.projected``) and a step only mixes those with its attention weights:
-  S x (3H + E) multiply-adds per row instead of 2H x (3H + E);
-* the output layer: the loop only collects [s_t; a_t; emb(y_{t-1})], and the vocabulary
-  projection runs once over the non-padded positions, the bulk of the FLOPs on a CPU.
+  S x (gates x H + E) multiply-adds per row instead of 2H x (gates x H + E);
+* the output layer: the loop only collects s_t and the attention weights, and the deep
+  output and vocabulary projection run once over the non-padded positions, the bulk of the
+  FLOPs on a CPU.
 
-Training applies dropout to c_t itself before the deep output, so it rebuilds c_t after the
-loop (one batched matmul); :meth:`decode_step` (no dropout) uses the projected memory.
+Training applies dropout to c_t itself before the deep output, so it rebuilds c_t from the
+collected weights after the loop (one batched matmul); :meth:`decode_step` (no dropout)
+reads the deep output's share of the projected memory instead.
 
 Decoder (Bahdanau et al. 2015, with the query the previous state s_{t-1}):
   c_t = attention(s_{t-1}, encoder states),  s_t = cell([emb(y_{t-1}); c_t], s_{t-1}),
