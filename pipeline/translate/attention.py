@@ -32,8 +32,8 @@ def mix_per_sentence(
 
     ``sentence`` (R,) is nondecreasing (rows grouped by sentence, as a beam lays them out);
     None means row r is sentence r. The rows are regrouped into one (N, rows per sentence,
-    S) batch, so each sentence's matrix is read once per step instead of being gathered into
-    an (R, S, D) copy, the costliest move of a batched beam step.
+    S) batch, so each sentence's matrix is read in place instead of being copied into an
+    (R, S, D) tensor at every step.
     """
     if sentence is None:
         return tf.matmul(weights[:, None, :], per_sentence)[:, 0, :]
