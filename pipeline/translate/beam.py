@@ -28,10 +28,10 @@ finished (of length max_len), so there is always an output.
 
 A step costs O(alive rows x (V + S x D)), whatever the step or the batch: ``step_fn`` runs
 only on the alive hypotheses (not on dead beams or done sentences), the encoder memory is
-never copied per row, each row's best tokens are found without materializing (rows, V)
-log-probabilities, and the search keeps only each step's (N, B) tokens, parent beams and
-attention in TensorArrays, backtracking once at the end (as tensor2tensor and fairseq do)
-instead of copying whole histories every step.
+never copied per row, each row's best tokens are found without sorting the vocabulary, and
+the search keeps only each step's (N, B) tokens, parent beams and attention in
+TensorArrays, backtracking once at the end (as tensor2tensor and fairseq do) instead of
+copying whole histories every step.
 ``beam_size`` and ``alpha`` may be tensors, so one graph serves every setting.
 """
 
@@ -68,9 +68,9 @@ def _best_tokens(logits: tf.Tensor, k: int | tf.Tensor) -> tuple[tf.Tensor, tf.T
 
     Returns log-probabilities (rows, W) and ids (rows, W), W = min(k + 2, V): the k + 2
     best logits, in which PAD and BOS are -inf, so the first k finite ones are the answer.
-    The (rows, V) log-probabilities never are: the normalizer log Z = max logit - log p_max
-    comes from the fused softmax kernel (one pass, half the time of subtracting the max,
-    exponentiating and summing), read at the best token, whose p >= 1/V cannot underflow.
+    The normalizer log Z = max logit - log p_max is read at the best token from one fused
+    softmax pass, half the time of subtracting the max, exponentiating and summing; p_max
+    >= 1/V cannot underflow.
     """
     vocab = tf.shape(logits)[-1]
     width = tf.minimum(k + 2, vocab)
