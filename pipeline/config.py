@@ -310,10 +310,30 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
 
+def add_output_args(parser: argparse.ArgumentParser) -> None:
+    """The output-location flags every training stage takes, beside ``add_common_args``'."""
+    parser.add_argument(
+        "--runs-dir",
+        type=Path,
+        default=Paths.runs,
+        help="checkpoints and TensorBoard logs (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--saved-models-dir",
+        type=Path,
+        default=Paths.saved_models,
+        help="exported SavedModels (default: %(default)s)",
+    )
+
+
 def paths_from_args(args: argparse.Namespace) -> Paths:
-    """Paths from the common flags, and ``--saved-models-dir`` for stages that export."""
-    saved_models = getattr(args, "saved_models_dir", None) or Paths.saved_models
-    return Paths(data=args.data_dir, reports=args.reports_dir, saved_models=saved_models)
+    """Paths from the common flags, and from ``add_output_args``' where the stage has them."""
+    return Paths(
+        data=args.data_dir,
+        reports=args.reports_dir,
+        saved_models=getattr(args, "saved_models_dir", None) or Paths.saved_models,
+        runs=getattr(args, "runs_dir", None) or Paths.runs,
+    )
 
 
 def setup_logging(verbose: bool = False) -> None:
