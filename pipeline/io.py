@@ -1,4 +1,4 @@
-"""Atomic artifact writes and checksums.
+"""Atomic artifact writes, checksums, and reading the text users type.
 
 Every artifact is written to a temporary sibling and renamed into place, so an interrupted
 stage leaves either the previous file or the complete new one, never a partial file that a
@@ -10,12 +10,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -87,3 +91,31 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def decode_text(item: bytes | str, where: str) -> str:
+    """``item`` as text without its newline, bytes that are not UTF-8 becoming U+FFFD.
+
+    One bad byte must not cost a whole batch its output, as a strict decode (or a string
+    TensorFlow cannot convert) would. ``str`` items are command-line arguments, which Python
+    decodes with ``surrogateescape``: encoding them back gives the bytes the user typed.
+    A damaged item gets a warning naming it by ``where``.
+    """
+    raw = item.encode("utf-8", "surrogateescape") if isinstance(item, str) else item
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", "replace")
+        log.warning("%s is not valid UTF-8; its undecodable bytes became U+FFFD", where)
+    return text.removesuffix("\n")
+
+
+def decode_lines(items: Iterable[bytes | str], where: str) -> Iterator[str]:
+    """``decode_text`` of each item, the warnings naming it as ``{where} {number}``."""
+    for number, item in enumerate(items, start=1):
+        yield decode_text(item, f"{where} {number}")
+
+
+def stdin_lines() -> Iterator[str]:
+    """Standard input's lines, read as bytes so that no locale's decoding can fail on them."""
+    return decode_lines(sys.stdin.buffer, "stdin line")
