@@ -12,9 +12,11 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,19 +24,26 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+# Temporaries older code left without its PID; a day outlasts any write of this pipeline.
+UNOWNED_TEMPORARY_SECONDS = 24 * 3600
+
+
 @contextlib.contextmanager
 def atomic_path(dest: str | os.PathLike[str], *, directory: bool = False) -> Iterator[Path]:
     """Yield a temporary path next to ``dest`` and move it onto ``dest`` if the block succeeds.
 
     The temporary lives in the same folder so the final ``os.replace`` is a rename on one file
-    system. On any exception the temporary is removed and ``dest`` is left untouched.
+    system. On any exception the temporary is removed and ``dest`` is left untouched. Its name
+    holds the writer's PID, so a later write to ``dest`` can tell what a killed writer left.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(dest)
+    prefix = f".{dest.name}.{os.getpid()}."
     if directory:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=dest.parent))
     else:
-        fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=dest.parent)
         os.close(fd)
         tmp = Path(name)
     try:
@@ -48,11 +57,53 @@ def atomic_path(dest: str | os.PathLike[str], *, directory: bool = False) -> Ite
             shutil.rmtree(dest)
         os.replace(tmp, dest)
     except BaseException:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
+        _remove(tmp)
         raise
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # another user's process, or not a PID at all
+        return True
+    return True
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.lstat().st_mtime
+    except FileNotFoundError:  # another writer cleaned it up meanwhile
+        return 0.0
+
+
+def _remove_stale_temporaries(dest: Path) -> None:
+    """Remove the temporaries of ``dest`` whose writer died (killed exports leave whole folders).
+
+    A live writer's temporary, this process's included, is never touched. Names without a PID
+    come from older code and go once they are a day old.
+    """
+    # tempfile's random part is 8 characters without dots, so the optional PID is unambiguous.
+    pattern = re.compile(rf"\.{re.escape(dest.name)}\.(?:(\d+)\.)?[a-z0-9_]{{8}}\.tmp")
+    for path in dest.parent.iterdir():
+        match = pattern.fullmatch(path.name)
+        if match is None:
+            continue
+        if match[1] is None:
+            stale = _age(path) > UNOWNED_TEMPORARY_SECONDS
+        else:
+            stale = not _alive(int(match[1]))
+        if stale:
+            log.info("removing %s, left by an interrupted write", path)
+            _remove(path)
 
 
 def write_text(dest: str | os.PathLike[str], text: str) -> None:
