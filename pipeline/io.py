@@ -106,6 +106,33 @@ def _remove_stale_temporaries(dest: Path) -> None:
             _remove(path)
 
 
+def check_writable(*folders: str | os.PathLike[str]) -> bool:
+    """Whether files can be made in each folder, tested before a stage does its work.
+
+    Otherwise an unwritable output folder surfaces only as a traceback once every result is
+    computed. A missing folder is judged by its nearest existing parent, which is where the
+    stage will create it, so the check itself creates nothing. Logs a one-paragraph error for
+    the first folder that fails.
+    """
+    for folder in map(Path, folders):
+        existing = next(p for p in (folder, *folder.parents) if p.exists() or p.is_symlink())
+        try:
+            if not existing.is_dir():
+                raise NotADirectoryError(f"{existing} is not a folder")
+            with tempfile.TemporaryFile(dir=existing):
+                pass
+        except OSError as err:
+            reason = f"{err.strerror} in {existing}" if err.strerror else str(err)
+            log.error(
+                "Cannot write to %s: %s. This stage saves its results there, so it stops "
+                "before doing any work. Make %s a folder you may write to, or point the "
+                "stage elsewhere with its --*-dir options (see --help).",
+                folder, reason, folder,
+            )  # fmt: skip
+            return False
+    return True
+
+
 def write_text(dest: str | os.PathLike[str], text: str) -> None:
     with atomic_path(dest) as tmp:
         tmp.write_text(text, encoding="utf-8")

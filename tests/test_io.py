@@ -9,7 +9,7 @@ import time
 import pytest
 
 import pipeline.io
-from pipeline.io import atomic_path, write_json, write_lines, write_report
+from pipeline.io import atomic_path, check_writable, write_json, write_lines, write_report
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
@@ -94,3 +94,15 @@ def test_a_new_write_removes_the_temporaries_of_dead_writers_only(tmp_path):
     assert not dead.exists() and not old.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["1", *(p.name for p in kept)])
     assert (tmp_path / "1" / "saved_model.pb").read_text() == "whole"
+
+
+def test_a_missing_folder_is_writable_where_it_would_be_created(tmp_path):
+    assert check_writable(tmp_path / "reports", tmp_path / "saved_models" / "translator")
+    assert sorted(tmp_path.iterdir()) == []  # the check creates nothing
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_folder_is_not_writable(tmp_path, caplog):
+    (tmp_path / "reports").mkdir(mode=0o555)
+    assert not check_writable(tmp_path / "data", tmp_path / "reports" / "bleu")
+    assert f"Cannot write to {tmp_path}/reports/bleu: Permission denied in " in caplog.text
