@@ -1,4 +1,4 @@
-"""Atomic artifact writes and checksums.
+"""Atomic artifact writes, checksums, and reading the text users type.
 
 Every artifact is written to a temporary sibling and renamed into place, so an interrupted
 stage leaves either the previous file or the complete new one, never a partial file that a
@@ -10,12 +10,22 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
+import re
 import shutil
+import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+# Temporaries older code left without its PID; a day outlasts any write of this pipeline.
+UNOWNED_TEMPORARY_SECONDS = 24 * 3600
 
 
 @contextlib.contextmanager
@@ -23,14 +33,17 @@ def atomic_path(dest: str | os.PathLike[str], *, directory: bool = False) -> Ite
     """Yield a temporary path next to ``dest`` and move it onto ``dest`` if the block succeeds.
 
     The temporary lives in the same folder so the final ``os.replace`` is a rename on one file
-    system. On any exception the temporary is removed and ``dest`` is left untouched.
+    system. On any exception the temporary is removed and ``dest`` is left untouched. Its name
+    holds the writer's PID, so a later write to ``dest`` can tell what a killed writer left.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(dest)
+    prefix = f".{dest.name}.{os.getpid()}."
     if directory:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=dest.parent))
     else:
-        fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=dest.parent)
         os.close(fd)
         tmp = Path(name)
     try:
@@ -44,11 +57,80 @@ def atomic_path(dest: str | os.PathLike[str], *, directory: bool = False) -> Ite
             shutil.rmtree(dest)
         os.replace(tmp, dest)
     except BaseException:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
+        _remove(tmp)
         raise
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # another user's process, or not a PID at all
+        return True
+    return True
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.lstat().st_mtime
+    except FileNotFoundError:  # another writer cleaned it up meanwhile
+        return 0.0
+
+
+def _remove_stale_temporaries(dest: Path) -> None:
+    """Remove the temporaries of ``dest`` whose writer died (killed exports leave whole folders).
+
+    A live writer's temporary, this process's included, is never touched. Names without a PID
+    come from older code and go once they are a day old.
+    """
+    # tempfile's random part is 8 characters without dots, so the optional PID is unambiguous.
+    pattern = re.compile(rf"\.{re.escape(dest.name)}\.(?:(\d+)\.)?[a-z0-9_]{{8}}\.tmp")
+    for path in dest.parent.iterdir():
+        match = pattern.fullmatch(path.name)
+        if match is None:
+            continue
+        if match[1] is None:
+            stale = _age(path) > UNOWNED_TEMPORARY_SECONDS
+        else:
+            stale = not _alive(int(match[1]))
+        if stale:
+            log.info("removing %s, left by an interrupted write", path)
+            _remove(path)
+
+
+def check_writable(*folders: str | os.PathLike[str]) -> bool:
+    """Whether files can be made in each folder, tested before a stage does its work.
+
+    Otherwise an unwritable output folder surfaces only as a traceback once every result is
+    computed. A missing folder is judged by its nearest existing parent, which is where the
+    stage will create it, so the check itself creates nothing. Logs a one-paragraph error for
+    the first folder that fails.
+    """
+    for folder in map(Path, folders):
+        existing = next(p for p in (folder, *folder.parents) if p.exists() or p.is_symlink())
+        try:
+            if not existing.is_dir():
+                raise NotADirectoryError(f"{existing} is not a folder")
+            with tempfile.TemporaryFile(dir=existing):
+                pass
+        except OSError as err:
+            reason = f"{err.strerror} in {existing}" if err.strerror else str(err)
+            log.error(
+                "Cannot write to %s: %s. This stage saves its results there, so it stops "
+                "before doing any work. Make %s a folder you may write to, or point the "
+                "stage elsewhere with its --*-dir options (see --help).",
+                folder, reason, folder,
+            )  # fmt: skip
+            return False
+    return True
 
 
 def write_text(dest: str | os.PathLike[str], text: str) -> None:
@@ -87,3 +169,31 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def decode_text(item: bytes | str, where: str) -> str:
+    """``item`` as text without its newline, bytes that are not UTF-8 becoming U+FFFD.
+
+    One bad byte must not cost a whole batch its output, as a strict decode (or a string
+    TensorFlow cannot convert) would. ``str`` items are command-line arguments, which Python
+    decodes with ``surrogateescape``: encoding them back gives the bytes the user typed.
+    A damaged item gets a warning naming it by ``where``.
+    """
+    raw = item.encode("utf-8", "surrogateescape") if isinstance(item, str) else item
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", "replace")
+        log.warning("%s is not valid UTF-8; its undecodable bytes became U+FFFD", where)
+    return text.removesuffix("\n")
+
+
+def decode_lines(items: Iterable[bytes | str], where: str) -> Iterator[str]:
+    """``decode_text`` of each item, the warnings naming it as ``{where} {number}``."""
+    for number, item in enumerate(items, start=1):
+        yield decode_text(item, f"{where} {number}")
+
+
+def stdin_lines() -> Iterator[str]:
+    """Standard input's lines, read as bytes so that no locale's decoding can fail on them."""
+    return decode_lines(sys.stdin.buffer, "stdin line")

@@ -40,7 +40,7 @@ from pipeline.config import (
     setup_logging,
 )
 from pipeline.data.load import load
-from pipeline.io import atomic_path, write_json
+from pipeline.io import atomic_path, check_writable, write_json
 from pipeline.text.tokenizer import Tokenizer
 from pipeline.text.vocab import EOS_ID, UNK_ID, Vocabulary
 
@@ -323,9 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
+    paths = paths_from_args(args)
+    if not check_writable(paths.processed, paths.reports):
+        return 1
     config = override(PRESETS[args.preset].tokenize, **vars(args))
     try:
-        report = run(paths_from_args(args), config)
+        report = run(paths, config)
     except (FileNotFoundError, ValueError) as err:
         log.error("%s", err)
         return 1

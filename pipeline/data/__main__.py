@@ -30,7 +30,7 @@ from pipeline.config import (
 )
 from pipeline.data import build
 from pipeline.data.registry import ARTIFACTS, Artifact, FetchError, ToolMissingError, fetch
-from pipeline.io import write_json
+from pipeline.io import check_writable, write_json
 
 log = logging.getLogger("pipeline.data")
 
@@ -188,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
+    paths = paths_from_args(args)
+    if not check_writable(paths.raw, paths.processed, paths.tfds, paths.reports):
+        return 1
     config = override(
         PRESETS[args.preset].data,
         n_test=args.n_test,
@@ -196,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         corpus_sources=args.corpus_sources,
     )
     try:
-        report = run(paths_from_args(args), config, force=args.force)
+        report = run(paths, config, force=args.force)
     except (FetchError, RuntimeError, ValueError) as err:
         log.error("%s", err)
         return 1

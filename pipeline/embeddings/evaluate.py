@@ -37,7 +37,7 @@ from pipeline.config import (
 )
 from pipeline.data.evalsets import Analogy, SimilarityPair
 from pipeline.embeddings.keyed_vectors import MODELS, KeyedVectors, load_trained, top_k
-from pipeline.io import atomic_path, write_json, write_text
+from pipeline.io import atomic_path, check_writable, write_json, write_text
 
 log = logging.getLogger(__name__)
 
@@ -363,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
+    if not check_writable(args.reports_dir):
+        return 1
     config = override(PRESETS[args.preset].embeddings, analogy_restrict=args.analogy_restrict)
     try:
         report = evaluate_models(paths_from_args(args), config, args.models)

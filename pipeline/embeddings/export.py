@@ -33,7 +33,7 @@ import tensorflow as tf
 
 from pipeline.config import Paths, add_common_args, paths_from_args, setup_logging
 from pipeline.embeddings.keyed_vectors import MODELS, KeyedVectors, load_trained
-from pipeline.io import atomic_path
+from pipeline.io import atomic_path, check_writable
 from pipeline.text import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -173,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     paths = paths_from_args(args)
+    if not check_writable(paths.processed, paths.saved_models):
+        return 1
     try:
         written = run(paths, args.models, args.savedmodel, args.version)
     except (FileNotFoundError, ValueError) as err:

@@ -32,7 +32,7 @@ from pipeline.config import (
 from pipeline.embeddings import cooccurrence, glove, word2vec
 from pipeline.embeddings.corpus import Corpus, load
 from pipeline.embeddings.keyed_vectors import MODELS, KeyedVectors, model_dir
-from pipeline.io import write_json
+from pipeline.io import check_writable, write_json
 
 log = logging.getLogger("pipeline.embeddings")
 
@@ -110,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown models {sorted(unknown)}; choose from {list(TRAINERS)}")
     paths = paths_from_args(args)
+    if not check_writable(paths.processed, paths.reports, paths.runs):
+        return 1
     config = override(PRESETS[args.preset].embeddings, **vars(args))
     try:
         run(paths, config, models)

@@ -11,6 +11,8 @@ import sys
 
 import tensorflow as tf
 
+from pipeline.io import decode_lines, decode_text
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.lm.sample", description=__doc__)
@@ -33,16 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.seed is not None:
         tf.random.set_seed(args.seed)
     n, temperature = tf.constant(args.num), tf.constant(args.temperature)
-    if args.prefix:
-        out = lm.sample_prefix(prefix=tf.constant(args.prefix), n=n, temperature=temperature)
+    prefix, texts = decode_text(args.prefix, "--prefix"), list(decode_lines(args.score, "--score"))
+    if prefix:
+        out = lm.sample_prefix(prefix=tf.constant(prefix), n=n, temperature=temperature)
     else:
         out = lm.sample(n=n, temperature=temperature)
     for sentence in out["sentences"].numpy():
         print(sentence.decode("utf-8"))
-    if args.score:
-        scores = lm.score(tf.constant(args.score))
+    if texts:
+        scores = lm.score(tf.constant(texts))
         for text, log_prob, tokens in zip(
-            args.score, scores["log_prob"].numpy(), scores["tokens"].numpy(), strict=True
+            texts, scores["log_prob"].numpy(), scores["tokens"].numpy(), strict=True
         ):
             print(
                 f"{log_prob:9.2f} log P  ({tokens} tokens, perplexity "

@@ -34,7 +34,7 @@ from pipeline.config import (
     setup_logging,
 )
 from pipeline.data.load import load
-from pipeline.io import write_json
+from pipeline.io import check_writable, write_json
 from pipeline.lm import data
 from pipeline.lm.export import TextCodec, export
 from pipeline.lm.model import LanguageModel
@@ -206,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     paths = paths_from_args(args)
+    if not check_writable(paths.reports, paths.saved_models, paths.runs):
+        return 1
     config = override(PRESETS[args.preset].lm, **vars(args))
     try:
         report = train(paths, config)

@@ -1,6 +1,7 @@
 """``python -m pipeline.sentiment.classify``: label texts with the exported sentiment model.
 
-Texts come from the arguments, or one per line from standard input when there are none.
+Texts come from the arguments, or one per line from standard input when there are none;
+bytes that are not UTF-8 become U+FFFD, with a warning naming the line.
 Prints ``label<TAB>P(positive)<TAB>text`` per text. Only TensorFlow is needed: the
 SavedModel tokenizes in its own graph.
 """
@@ -11,6 +12,8 @@ import argparse
 import os
 import sys
 from pathlib import Path
+
+from pipeline.io import decode_lines, stdin_lines
 
 DEFAULT_MODEL = Path("saved_models/sentiment/1")
 
@@ -27,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.model / "saved_model.pb").exists():
         print(f"error: no SavedModel at {args.model}; run `make sentiment` first", file=sys.stderr)
         return 1
-    texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
+    texts = list(decode_lines(args.texts, "argument") if args.texts else stdin_lines())
     if not texts:
         print("error: no texts given", file=sys.stderr)
         return 1

@@ -42,7 +42,7 @@ from pipeline.config import (
     paths_from_args,
     setup_logging,
 )
-from pipeline.io import write_report
+from pipeline.io import check_writable, write_report
 from pipeline.rnn import KINDS
 from pipeline.sentiment import baseline, data, ensemble
 from pipeline.sentiment.export import export
@@ -610,6 +610,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     paths = dataclasses.replace(paths_from_args(args), runs=args.runs_dir)
+    if not check_writable(paths.reports, paths.saved_models, paths.runs):
+        return 1
     config = override(PRESETS[args.preset].sentiment, **vars(args))
     try:
         report = train(paths, config, args.version)

@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipeline.config import setup_logging
-from pipeline.io import write_report
+from pipeline.io import check_writable, write_report
 from pipeline.text import PAD_ID
 from pipeline.translate.beam import length_penalty_fn, score_targets
 from pipeline.translate.codec import TextEncoder
@@ -188,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.beam_size < 1 or args.alpha < 0:
         parser.error("need --beam-size >= 1 and --alpha >= 0")
     setup_logging(args.verbose)
+    if not check_writable(args.reports_dir):
+        return 1
     try:
         setup = load_setup(args)
     except (FileNotFoundError, ValueError) as err:

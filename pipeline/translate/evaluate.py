@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from pipeline.config import PRESETS, Paths, paths_from_args, setup_logging
 from pipeline.data.load import load
-from pipeline.io import write_report
+from pipeline.io import check_writable, write_report
 from pipeline.metrics import bench_bleu, corpus_bleu
 from pipeline.text import PAD_ID, Tokenizer, Vocabulary
 from pipeline.translate.beam import LengthPenalty, beam_search, greedy_decode
@@ -372,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
+    if not check_writable(args.reports_dir):
+        return 1
     tf.get_logger().setLevel(logging.ERROR)  # one decoder per setting reads as "retracing"
     try:
         setup = load_setup(args)

@@ -37,7 +37,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from pipeline.config import PRESETS, Paths, paths_from_args, setup_logging
-from pipeline.io import atomic_path
+from pipeline.io import atomic_path, check_writable
 from pipeline.text import EOS_ID, PAD_ID, Tokenizer, Vocabulary
 from pipeline.translate.beam import beam_search
 from pipeline.translate.cli import add_model_args, model_dir_from_args
@@ -185,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     logging.getLogger("absl").setLevel(logging.WARNING)  # notes on renamed graph inputs
     dest = paths_from_args(args).saved_models / "translator" / str(args.version)
+    if not check_writable(dest.parent):
+        return 1
     lowercase = PRESETS[args.preset].tokenize.lowercase
     try:
         run(model_dir_from_args(args), dest, lowercase, args.max_beam, args.max_source_tokens)

@@ -1,7 +1,8 @@
 """Translate sentences with the exported translator (``make translate``).
 
 Reads ``--text`` (repeatable) or, without it, one sentence per line from stdin, and prints
-one translation per input line, in order (an empty line gives an empty line). Only the
+one translation per input line, in order (an empty line gives an empty line; bytes that are
+not UTF-8 become U+FFFD, with a warning naming the line). Only the
 SavedModel is used, as any other program would use it; ``--plot DIR`` also writes each
 sentence's attention heatmap to ``DIR/NNNN.png``.
 """
@@ -19,6 +20,7 @@ from typing import Any
 import tensorflow as tf
 
 from pipeline.config import setup_logging
+from pipeline.io import decode_lines, stdin_lines
 from pipeline.translate.heatmap import plot_attention
 
 log = logging.getLogger(__name__)
@@ -30,7 +32,7 @@ BATCH = 64  # lines translated together
 def _batches(lines: Iterable[str], size: int) -> Iterator[list[str]]:
     batch: list[str] = []
     for line in lines:
-        batch.append(line.rstrip("\n"))
+        batch.append(line)
         if len(batch) == size:
             yield batch
             batch = []
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s is not a SavedModel; run `make export-translator` first", args.model)
         return 1
     translator = tf.saved_model.load(str(args.model))
-    lines = args.text if args.text is not None else sys.stdin
+    lines = decode_lines(args.text, "--text") if args.text is not None else stdin_lines()
     try:
         for number, (line, out) in enumerate(
             translate_lines(translator, lines, args.beam_size, args.alpha), start=1
