@@ -11,15 +11,23 @@
 #   make eval-embeddings   reports/embeddings.{md,json} from the trained vectors
 #   make bench-embeddings  ours beside gensim on the same corpus -> reports/bench_embeddings.*
 #   make sentiment   10-fold CV of the polarity classifiers -> reports/sentiment.*, saved_models/sentiment/1
-#   make classify    label TEXT="..." (or stdin lines) with saved_models/sentiment/1
+#   make classify    label TEXT="..." (a text per line) or stdin lines with saved_models/sentiment/1
 #   make train-translate   the de->en attention translator -> runs/translate/de-en/best
 #   make bench-translate   our training throughput beside a tutorial-style Keras model
 #   make export-translator saved_models/translator/1 (raw strings in, translations out)
-#   make translate   translate TEXT="..." (or stdin lines); PLOT=1 writes attention heatmaps
+#   make translate   translate TEXT="..." (a sentence per line) or stdin lines; PLOT=1 writes
+#                    attention heatmaps
 #   make bleu        greedy vs beam search on the test split -> reports/bleu.*
 #   make error-analysis    search errors vs model errors -> reports/error_analysis.*
 #   make all         the whole pipeline on the embedded default data
 #   make test        lint + the test suite (what CI runs)
+#
+# TEXT reaches the program byte for byte: make does not expand it and the shell does not parse
+# it ($, quotes, backslashes, a leading -, non-ASCII are all kept; make itself drops leading
+# blanks from a command-line value, `TEXT="  x" make classify` keeps them). Each line is one
+# text; empty lines are dropped. STAGE_ARGS, SAMPLE_ARGS and TRANSLATE_ARGS are flags: make
+# leaves their $ alone, and the shell splits them like a command line, quotes and all
+# (SAMPLE_ARGS="--prefix 'the war'").
 
 PYTHON_BOOT ?= python3
 VENV        := .venv
@@ -27,6 +35,14 @@ PY          := $(VENV)/bin/python
 PRESET      ?= default
 STAGE_ARGS  ?=
 SAMPLE_ARGS ?= --num 5 --temperature 0.8
+TRANSLATE_ARGS ?=
+# $(value) is the text as given: recipes never expand it, and an exported variable given on the
+# command line would otherwise be expanded (a $(shell ...) in it run) for every recipe.
+override STAGE_ARGS     := $(value STAGE_ARGS)
+override SAMPLE_ARGS    := $(value SAMPLE_ARGS)
+override TRANSLATE_ARGS := $(value TRANSLATE_ARGS)
+override TEXT           := $(value TEXT)
+export TEXT
 
 SETUP_STAMP    := $(VENV)/.installed
 DATA_STAMP     := data/processed/data_manifest.json
@@ -59,6 +75,10 @@ DECODE_CODE   := $(TR_CODE) $(wildcard pipeline/metrics/*.py) \
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED := 0
+
+# Sets the shell's "$@" to the lines of $TEXT, read from the environment; no line is split or
+# globbed further.
+TEXT_LINES = set -f; IFS=$$(printf '\n+'); IFS=$${IFS%+}; set -- $$TEXT
 
 .PHONY: all setup data tokenize lm lm-char sample train-embeddings eval-embeddings \
 	bench-embeddings sentiment classify train-translate bench-translate export-translator \
@@ -125,8 +145,7 @@ $(SENT_REPORT): $(W2V_VECTORS) $(GLOVE_VECTORS) $(SENT_CODE)
 	$(PY) -m pipeline.sentiment.train --preset $(PRESET) $(STAGE_ARGS)
 
 classify: $(SENT_REPORT)
-	$(PY) -m pipeline.sentiment.classify --model $(dir $(SENT_MODEL)) \
-	$(if $(TEXT),-- '$(subst ','\'',$(TEXT))')
+	$(TEXT_LINES); $(PY) -m pipeline.sentiment.classify --model $(dir $(SENT_MODEL)) -- "$$@"
 
 train-translate: $(TR_MODEL)
 
@@ -142,8 +161,9 @@ $(TR_SAVED): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/export.py
 	$(PY) -m pipeline.translate.export --preset $(PRESET)
 
 translate: $(TR_SAVED)
-	$(PY) -m pipeline.translate.translate --model $(dir $(TR_SAVED)) \
-	$(if $(TEXT),--text '$(subst ','\'',$(TEXT))') $(if $(PLOT),--plot reports/attention) $(TRANSLATE_ARGS)
+	$(TEXT_LINES); for line in "$$@"; do set -- "$$@" --text="$$line"; shift; done; \
+	$(PY) -m pipeline.translate.translate --model $(dir $(TR_SAVED)) "$$@" \
+	$(if $(PLOT),--plot reports/attention) $(TRANSLATE_ARGS)
 
 bleu: $(BLEU_REPORT)
 
