@@ -45,8 +45,10 @@ override TEXT           := $(value TEXT)
 export TEXT
 
 SETUP_STAMP    := $(VENV)/.installed
-DATA_STAMP     := data/processed/data_manifest.json
-TOKENIZE_STAMP := data/processed/tokenize_manifest.json
+DATA_MANIFEST  := data/processed/data_manifest.json
+DATA_STAMP     := data/processed/data.stamp
+TOKENIZE_MANIFEST := data/processed/tokenize_manifest.json
+TOKENIZE_STAMP := data/processed/tokenize.stamp
 LM_MODEL       := saved_models/lm/1/saved_model.pb
 LM_CHAR_MODEL  := saved_models/lm_char/1/saved_model.pb
 W2V_VECTORS    := data/processed/embeddings/word2vec/vectors.npy
@@ -61,8 +63,9 @@ BLEU_REPORT    := reports/bleu.json
 ERRORS_REPORT  := reports/error_analysis.json
 
 CORE_CODE     := pipeline/__init__.py pipeline/config.py pipeline/io.py
-DATA_CODE     := $(CORE_CODE) $(wildcard pipeline/data/*.py) pipeline/text/tokenizer.py
-TOKENIZE_CODE := $(CORE_CODE) pipeline/tokenize.py $(wildcard pipeline/text/*.py)
+DATA_CODE     := $(CORE_CODE) $(wildcard pipeline/data/*.py) pipeline/text/tokenizer.py \
+	pipeline/stamps.py
+TOKENIZE_CODE := $(CORE_CODE) pipeline/tokenize.py $(wildcard pipeline/text/*.py) pipeline/stamps.py
 LM_CODE       := $(CORE_CODE) $(wildcard pipeline/lm/*.py pipeline/rnn/*.py pipeline/text/*.py)
 EMB_CODE      := $(CORE_CODE) $(addprefix pipeline/embeddings/,__init__.py corpus.py keyed_vectors.py)
 W2V_CODE      := $(EMB_CODE) pipeline/embeddings/word2vec.py pipeline/embeddings/train.py
@@ -76,13 +79,27 @@ DECODE_CODE   := $(TR_CODE) $(wildcard pipeline/metrics/*.py) \
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED := 0
 
+# The data and tokenize rules target the stage's manifest, written whenever it ran. Later stages
+# depend on its stamp instead, which the stage rewrites only when its outputs' digest changes
+# (pipeline/stamps.py), so a rebuild that reproduces its outputs redoes nothing after it. The
+# stamp's recipe is a no-op that make runs even under -n/-q ("+"), after which make re-reads
+# the stamp's mtime rather than assume it changed; so `make -n` lists a stage that would rerun
+# but not what follows it, which depends on whether the outputs change. Each stage also lists
+# its outputs in an include file; when one of them, the list or the stamp is missing, the
+# stage reruns. $(call if_missing,FILES) only stats FILES; it is FORCE when one is missing.
+-include data/processed/data_outputs.mk data/processed/tokenize_outputs.mk
+if_missing = $(if $(filter-out $(wildcard $(1)),$(1)),FORCE)
+DATA_FILES     := $(addprefix data/,$(DATA_OUTPUTS)) data/processed/data_outputs.mk $(DATA_STAMP)
+TOKENIZE_FILES := $(addprefix data/,$(TOKENIZE_OUTPUTS)) data/processed/tokenize_outputs.mk \
+	$(TOKENIZE_STAMP)
+
 # Sets the shell's "$@" to the lines of $TEXT, read from the environment; no line is split or
 # globbed further.
 TEXT_LINES = set -f; IFS=$$(printf '\n+'); IFS=$${IFS%+}; set -- $$TEXT
 
 .PHONY: all setup data tokenize lm lm-char sample train-embeddings eval-embeddings \
 	bench-embeddings sentiment classify train-translate bench-translate export-translator \
-	translate bleu error-analysis test lint clean clean-data help
+	translate bleu error-analysis test lint clean clean-data help FORCE
 
 all: tokenize lm train-embeddings sentiment export-translator bleu error-analysis
 
@@ -98,13 +115,20 @@ $(SETUP_STAMP): requirements.txt requirements.lock
 
 data: $(DATA_STAMP)
 
-$(DATA_STAMP): $(SETUP_STAMP) $(DATA_CODE)
+$(DATA_MANIFEST): $(SETUP_STAMP) $(DATA_CODE) $(call if_missing,$(DATA_FILES))
 	$(PY) -m pipeline.data --preset $(PRESET) $(STAGE_ARGS)
+	@touch $@  # a run that found the data current leaves the manifest as it was
+
+$(DATA_STAMP): $(DATA_MANIFEST)
+	+@: $@ changes only with the outputs
 
 tokenize: $(TOKENIZE_STAMP)
 
-$(TOKENIZE_STAMP): $(DATA_STAMP) $(TOKENIZE_CODE)
+$(TOKENIZE_MANIFEST): $(DATA_STAMP) $(TOKENIZE_CODE) $(call if_missing,$(TOKENIZE_FILES))
 	$(PY) -m pipeline.tokenize --preset $(PRESET) $(STAGE_ARGS)
+
+$(TOKENIZE_STAMP): $(TOKENIZE_MANIFEST)
+	+@: $@ changes only with the outputs
 
 lm: $(LM_MODEL)
 

@@ -189,3 +189,61 @@ def test_help_and_every_target_still_parse(make):
     result = make("-n", "all")
     assert result.returncode == 0, result.stderr
     assert "-m pipeline.data --preset default" in result.stdout
+
+
+def test_a_missing_output_reruns_the_stage_that_writes_it(make):
+    assert make("-s", "tokenize").returncode == 0
+    assert make.stages() == ["pipeline.data", "pipeline.tokenize"]
+    assert "pipeline." not in make("-n", "tokenize").stdout
+    (make.root / "data/processed/vocab/translate_en.txt").unlink()
+    plan = make("-n", "tokenize").stdout
+    assert "-m pipeline.tokenize" in plan and "-m pipeline.data" not in plan
+    assert make("-s", "tokenize").returncode == 0
+    assert make.stages() == ["pipeline.tokenize"]
+    assert (make.root / "data/processed/vocab/translate_en.txt").exists()
+    (make.root / "data/tfds/ding_de_en/1.0.0/train.tfrecord").unlink()
+    assert "-m pipeline.data" in make("-n", "tokenize").stdout
+
+
+@pytest.mark.parametrize(
+    "listing", ["data/processed/tokenize_outputs.mk", "data/processed/tokenize.stamp"]
+)
+def test_a_missing_stamp_or_output_list_reruns_the_stage(make, listing):
+    assert make("-s", "tokenize").returncode == 0
+    make.calls()
+    (make.root / listing).unlink()
+    assert make("-s", "tokenize").returncode == 0
+    assert make.stages() == ["pipeline.tokenize"]
+    assert "pipeline." not in make("-n", "tokenize").stdout
+
+
+def test_an_identical_rebuild_leaves_later_stages_current(make):
+    assert make("-s", "tokenize").returncode == 0
+    make.calls()
+    stamp = make.root / "data/processed/data.stamp"
+    before = stamp.stat().st_mtime_ns
+    # A forced rerun of the stage outside make, as in `python -m pipeline.data --force`.
+    subprocess.run(
+        [".venv/bin/python", "-m", "pipeline.data", "--force"],
+        cwd=make.root,
+        env=make.env,
+        check=True,
+    )
+    assert stamp.stat().st_mtime_ns == before
+    make.calls()
+    assert "pipeline." not in make("-n", "tokenize").stdout
+    # A rerun under make (its code looks edited): the data stage runs, tokenize does not...
+    assert make("-s", "-W", "pipeline/data/build.py", "tokenize").returncode == 0
+    assert make.stages() == ["pipeline.data"]
+    # ...and afterwards make finds everything current rather than rerunning the data stage.
+    assert make("-q", "tokenize").returncode == 0
+    assert make("-s", "tokenize").returncode == 0 and make.calls() == []
+
+
+def test_changed_data_reruns_later_stages(make):
+    assert make("-s", "tokenize").returncode == 0
+    make.calls()
+    result = make("-s", "-W", "pipeline/data/build.py", "tokenize", STUB_CONTENT="v2")
+    assert result.returncode == 0, result.stderr
+    assert make.stages() == ["pipeline.data", "pipeline.tokenize"]
+    assert make("-q", "tokenize").returncode == 0
