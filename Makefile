@@ -108,8 +108,8 @@ help:
 
 setup: $(SETUP_STAMP)
 
-$(SETUP_STAMP): requirements.txt requirements.lock
-	@test -d $(VENV) || $(PYTHON_BOOT) -m venv $(VENV)
+$(SETUP_STAMP): requirements.txt requirements.lock $(call if_missing,$(VENV)/bin/python)
+	@test -x $(VENV)/bin/python || $(PYTHON_BOOT) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt -c requirements.lock
 	@touch $@
 
@@ -164,8 +164,9 @@ bench-embeddings: $(TOKENIZE_STAMP)
 
 sentiment: $(SENT_REPORT)
 
-# The report is written after the export, so it is the file that says the stage finished.
-$(SENT_REPORT): $(W2V_VECTORS) $(GLOVE_VECTORS) $(SENT_CODE)
+# The report is written after the export, so it is the file that says the stage finished;
+# without the exported model it is not finished.
+$(SENT_REPORT): $(W2V_VECTORS) $(GLOVE_VECTORS) $(SENT_CODE) $(call if_missing,$(SENT_MODEL))
 	$(PY) -m pipeline.sentiment.train --preset $(PRESET) $(STAGE_ARGS)
 
 classify: $(SENT_REPORT)

@@ -247,3 +247,23 @@ def test_changed_data_reruns_later_stages(make):
     assert result.returncode == 0, result.stderr
     assert make.stages() == ["pipeline.data", "pipeline.tokenize"]
     assert make("-q", "tokenize").returncode == 0
+
+
+def test_a_missing_interpreter_reruns_setup(make):
+    assert make("-n", "setup").stdout == "make: Nothing to be done for 'setup'.\n"
+    (make.root / ".venv/bin/python").unlink()
+    plan = make("-n", "setup").stdout
+    assert "|| python3 -m venv .venv" in plan and "pip install" in plan
+
+
+def test_a_missing_sentiment_model_reruns_the_stage(make):
+    vectors = ["data/processed/embeddings/word2vec/vectors.npy"]
+    vectors.append("data/processed/embeddings/glove/vectors.npy")
+    old = [arg for path in vectors for arg in ("-o", path)]
+    (make.root / "reports").mkdir()
+    (make.root / SENT_REPORT).write_text("{}")
+    assert "-m pipeline.sentiment.train" in make("-n", *old, "sentiment").stdout
+    model = make.root / "saved_models/sentiment/1/saved_model.pb"
+    model.parent.mkdir(parents=True)
+    model.touch()
+    assert "pipeline." not in make("-n", *old, "sentiment").stdout
