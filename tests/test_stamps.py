@@ -1,0 +1,104 @@
+"""The stamps and output lists the data and tokenize stages leave for make (smoke preset)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from test_pipeline_smoke import _fixture_artifacts
+
+from pipeline import stamps, tokenize
+from pipeline.config import PRESETS, Paths
+from pipeline.data import __main__ as data_stage
+
+
+@pytest.fixture
+def stage(tmp_path):
+    """Runs the data stage (``force`` and config overrides allowed) on fixture archives."""
+    paths = Paths(data=tmp_path / "data", reports=tmp_path / "reports")
+    artifacts = _fixture_artifacts(paths.raw)
+    base = dataclasses.replace(PRESETS["smoke"].data, corpus_sources=("gensim",))
+
+    def run(force: bool = False, **config) -> dict:
+        return data_stage.run(
+            paths, dataclasses.replace(base, **config), artifacts=artifacts, force=force
+        )
+
+    run()
+    return paths, run
+
+
+def _mtimes(paths: Paths, *stages: str) -> list[int]:
+    return [stamps.stamp_path(paths.data, s).stat().st_mtime_ns for s in stages]
+
+
+def test_a_rebuild_with_identical_outputs_keeps_both_stamps(stage):
+    paths, run = stage
+    tokenize.run(paths, PRESETS["smoke"].tokenize)
+    before = _mtimes(paths, "data", "tokenize")
+    manifests = [paths.processed / m for m in (data_stage.MANIFEST, tokenize.MANIFEST)]
+    ran = [m.stat().st_mtime_ns for m in manifests]
+    run(force=True)
+    tokenize.run(paths, PRESETS["smoke"].tokenize)
+    assert _mtimes(paths, "data", "tokenize") == before
+    assert all(m.stat().st_mtime_ns > t for m, t in zip(manifests, ran, strict=True))
+
+
+def test_changed_outputs_change_the_stamps(stage):
+    paths, run = stage
+    tokenize.run(paths, PRESETS["smoke"].tokenize)
+    before = [stamps.stamp_path(paths.data, s).read_text() for s in ("data", "tokenize")]
+    run(n_test=2)  # a different split: other TSV rows, TFRecords and vocabularies
+    tokenize.run(paths, PRESETS["smoke"].tokenize)
+    after = [stamps.stamp_path(paths.data, s).read_text() for s in ("data", "tokenize")]
+    assert after[0] != before[0] and after[1] != before[1]
+
+
+def test_a_deleted_output_makes_the_data_stage_rebuild(stage):
+    paths, run = stage
+    stamp_before = _mtimes(paths, "data")
+    missing = paths.processed / "translate" / "train.tsv"
+    missing.unlink()
+    run()
+    assert missing.is_file()
+    assert _mtimes(paths, "data") == stamp_before  # the same data again
+
+
+def test_a_deleted_stamp_is_restored_without_a_rebuild(stage):
+    paths, run = stage
+    stamp = stamps.stamp_path(paths.data, "data")
+    content = stamp.read_text()
+    stamp.unlink()
+    stamps.outputs_path(paths.data, "data").unlink()
+    manifest = paths.processed / data_stage.MANIFEST
+    ran = manifest.stat().st_mtime_ns
+    run()
+    assert stamp.read_text() == content and stamps.outputs_path(paths.data, "data").exists()
+    assert manifest.stat().st_mtime_ns == ran
+
+
+def _listed(paths: Paths, stage: str) -> list[str]:
+    text = stamps.outputs_path(paths.data, stage).read_text()
+    variable, files = text.splitlines()[1].split(" := ")[0], text.split(" := ")[1]
+    assert variable == f"{stage.upper()}_OUTPUTS"
+    return files.replace("\\\n", " ").split()
+
+
+def test_the_output_lists_name_what_later_stages_read(stage):
+    paths, _ = stage
+    tokenize.run(paths, PRESETS["smoke"].tokenize)
+    data = _listed(paths, "data")
+    assert "processed/translate/train.tsv" in data and "processed/corpus/en.tsv" in data
+    assert "tfds/ding_de_en/1.0.0/ding_de_en-train.tfrecord-00000-of-00001" in data
+    assert all((paths.data / name).is_file() for name in data)
+    assert _listed(paths, "tokenize") == [
+        "processed/corpus/ids.npy",
+        "processed/polarity/mr.tfrecord",
+        "processed/translate/dev.tfrecord",
+        "processed/translate/test.tfrecord",
+        "processed/translate/train.tfrecord",
+        "processed/vocab/corpus_en.txt",
+        "processed/vocab/polarity_en.txt",
+        "processed/vocab/translate_de.txt",
+        "processed/vocab/translate_en.txt",
+    ]
