@@ -208,3 +208,30 @@ def test_bad_batches_in_fresh_processes_are_identical_and_thread_safe(saved):
     assert len(first["lm_sample"]["sentences"]) == 3
     assert len(first["embeddings"]["vectors"]) == rows
     assert threaded == [first["translator"], first["sentiment"]] * 8
+
+
+def test_export_command_lines_list_the_signatures(saved, capsys):
+    from pipeline.lm import export as lm_export
+    from pipeline.sentiment import export as sentiment_export
+
+    assert lm_export.main(["--model", str(saved["lm"])]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == str(saved["lm"])
+    assert "sample_prefix:" in lines and "  in  temperature: float32 []" in lines
+    assert "  out log_prob: float32 [N]" in lines
+    assert sentiment_export.main(["--model", str(saved["sentiment"])]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:] == [
+        "classify:",
+        "  in  texts: string [N]",
+        "  out known_tokens: int32 [N]",
+        "  out label: int64 [N]",
+        "  out label_name: string [N]",
+        "  out probability: float32 [N]",
+        "serving_default:",
+        "  in  texts: string [N]",
+        "  out known_tokens: int32 [N]",
+        "  out label: int64 [N]",
+        "  out label_name: string [N]",
+        "  out probability: float32 [N]",
+    ]

@@ -13,17 +13,21 @@ an InvalidArgumentError saying so); an empty batch, or ``n`` 0, gives empty resu
 temperature that is negative, NaN or infinite, or a negative ``n``, is an
 InvalidArgumentError.
 
+``python -m pipeline.lm.export`` lists the signatures of an export (``--model``, default
+``saved_models/lm/1``) with their inputs and outputs. The export itself is written by
+``python -m pipeline.lm.train`` (``make lm``), which keeps no other copy of the weights.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import tensorflow as tf
 
 from pipeline.io import atomic_path
 from pipeline.lm.model import LanguageModel
-from pipeline.serving import assert_batch, at_least_one_column
+from pipeline.serving import assert_batch, at_least_one_column, describe_main
 from pipeline.text import BOS_ID, EOS_ID, PAD_ID, Tokenizer, Vocabulary
 
 LEVELS = ("word", "char")
@@ -149,3 +153,17 @@ def export(model: LanguageModel, codec: TextCodec, max_len: int, dest: Path) -> 
             },
         )
     return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    return describe_main(
+        argv,
+        "python -m pipeline.lm.export",
+        __doc__.split("\n")[0],
+        Path("saved_models/lm/1"),
+        "make lm",
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

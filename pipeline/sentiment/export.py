@@ -21,10 +21,15 @@ When the exported configuration is a vote with NBSVM (``<config>+nbsvm``), the g
 holds NBSVM's n-gram weights in a hash table, and the probability is
 ``w * P_neural + (1 - w) * P_NBSVM`` with the ``w`` chosen in training.
 
+``python -m pipeline.sentiment.export`` lists the signatures of an export (``--model``,
+default ``saved_models/sentiment/1``) with their inputs and outputs. The export itself is
+written by ``python -m pipeline.sentiment.train`` (``make sentiment``), which keeps no other
+copy of the weights.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import keras
@@ -32,7 +37,7 @@ import tensorflow as tf
 
 from pipeline.io import atomic_path
 from pipeline.sentiment.baseline import NBSVM
-from pipeline.serving import assert_batch, at_least_one_column
+from pipeline.serving import assert_batch, at_least_one_column, describe_main
 from pipeline.text import PAD_ID, UNK_ID, Tokenizer, Vocabulary
 
 LABEL_NAMES = ("negative", "positive")
@@ -130,3 +135,17 @@ def export(
             signatures={"serving_default": module.classify, "classify": module.classify},
         )
     return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    return describe_main(
+        argv,
+        "python -m pipeline.sentiment.export",
+        __doc__.split("\n")[0],
+        Path("saved_models/sentiment/1"),
+        "make sentiment",
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
