@@ -105,3 +105,13 @@ def test_export_cli_says_which_target_writes_a_missing_model(tmp_path, capsys):
         assert module.main(["--model", str(tmp_path / "9")]) == 1
         err = capsys.readouterr().err
         assert f"no SavedModel at {tmp_path / '9'}" in err and target in err
+
+
+@pytest.mark.parametrize("temperature", ["-1", "nan", "inf"])
+def test_sample_refuses_a_temperature_the_model_would_reject(temperature, capsys):
+    from pipeline.lm import sample
+
+    with pytest.raises(SystemExit) as stop:
+        sample.main(["--model", "nowhere", "-t", temperature])
+    assert stop.value.code == 2
+    assert "--temperature a finite number >= 0" in capsys.readouterr().err
