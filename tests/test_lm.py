@@ -169,11 +169,3 @@ def test_exported_model_scores_and_samples_in_a_fresh_process(coin_model, tmp_pa
     assert out["log_prob"][1] < -4 and out["log_prob"][2] < -4  # impossible sentences
     assert sum(s in {"the cat a", "the cat b"} for s in out["samples"]) >= 18
     assert len(set(out["greedy"])) == 1 and out["greedy"][0] in {"the cat a", "the cat b"}
-
-
-def test_train_help():
-    out = subprocess.run(
-        [sys.executable, "-m", "pipeline.lm.train", "--help"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    assert "--level" in out and "--cell" in out

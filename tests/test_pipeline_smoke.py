@@ -6,8 +6,6 @@ import bz2
 import dataclasses
 import hashlib
 import json
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -244,18 +242,3 @@ def test_embeddings_train_evaluate_and_export(built):
     # A second run resumes from the finished checkpoints and retrains nothing.
     again = emb_train.run(paths, config, ("word2vec",))
     assert again["word2vec"]["pairs"] == 0
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        "pipeline.data", "pipeline.tokenize", "pipeline.lm.train", "pipeline.lm.sample",
-        "pipeline.embeddings.train", "pipeline.embeddings.evaluate",
-        "pipeline.embeddings.export", "pipeline.embeddings.bench",
-    ],
-)  # fmt: skip
-def test_stage_help(module):
-    out = subprocess.run(
-        [sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=True
-    ).stdout
-    assert "usage:" in out and ("--preset" in out or "--temperature" in out)

@@ -416,11 +416,3 @@ def test_imdb_reviews_through_the_same_code(fixture_paths, tmp_path):
     assert report["examples"] == 12 and report["test_examples"] == 12
     assert 0 <= report["results"]["average/glove"]["test_accuracy"] <= 1
     assert (paths.saved_models / "sentiment_imdb_reviews" / "1" / "saved_model.pb").exists()
-
-
-@pytest.mark.parametrize("module", ["pipeline.sentiment.train", "pipeline.sentiment.classify"])
-def test_help(module):
-    out = subprocess.run(
-        [sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=True
-    ).stdout
-    assert "usage:" in out and ("--model" in out or "--configs" in out)

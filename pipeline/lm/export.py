@@ -8,17 +8,26 @@ code only needs ``tf.saved_model.load``::
     lm.sample(n=tf.constant(3), temperature=tf.constant(0.8))  # {"sentences"}
     lm.sample_prefix(prefix=tf.constant("the president"), n=..., temperature=...)
 
-``score`` is also ``serving_default``.
+``score`` is also ``serving_default``. ``sentences`` must be a 1-D batch (a scalar string is
+an InvalidArgumentError saying so); an empty batch, or ``n`` 0, gives empty results. A
+temperature that is negative, NaN or infinite, or a negative ``n``, is an
+InvalidArgumentError.
+
+``python -m pipeline.lm.export`` lists the signatures of an export (``--model``, default
+``saved_models/lm/1``) with their inputs and outputs. The export itself is written by
+``python -m pipeline.lm.train`` (``make lm``), which keeps no other copy of the weights.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import tensorflow as tf
 
 from pipeline.io import atomic_path
 from pipeline.lm.model import LanguageModel
+from pipeline.serving import assert_batch, at_least_one_column, describe_main
 from pipeline.text import BOS_ID, EOS_ID, PAD_ID, Tokenizer, Vocabulary
 
 LEVELS = ("word", "char")
@@ -73,12 +82,14 @@ class ExportedLM(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
     def score(self, sentences: tf.Tensor) -> dict[str, tf.Tensor]:
         """log P(sentence) = sum over its tokens and the final EOS; ``tokens`` counts them."""
+        with tf.control_dependencies([assert_batch(sentences, "sentences")]):
+            sentences = tf.identity(sentences)
         ids = self._ids(sentences)
         rows = tf.shape(sentences)[0]
         bos = tf.fill([rows, 1], BOS_ID)
         eos = tf.fill([rows, 1], EOS_ID)
-        inputs = tf.concat([bos, ids], axis=1).to_tensor(PAD_ID)
-        targets = tf.concat([ids, eos], axis=1).to_tensor(PAD_ID)
+        inputs = at_least_one_column(tf.concat([bos, ids], axis=1).to_tensor(PAD_ID))
+        targets = at_least_one_column(tf.concat([ids, eos], axis=1).to_tensor(PAD_ID))
         log_probs = self.model.log_probs(inputs, targets)
         return {
             "log_prob": tf.reduce_sum(log_probs, axis=1),
@@ -86,6 +97,18 @@ class ExportedLM(tf.Module):
         }
 
     def _sample(self, prefix: tf.Tensor, n: tf.Tensor, temperature: tf.Tensor) -> tf.Tensor:
+        checks = [
+            tf.debugging.assert_non_negative(n, message="n must be >= 0"),
+            tf.debugging.Assert(
+                tf.math.is_finite(temperature) & (temperature >= 0),
+                [
+                    "temperature must be a finite number >= 0 (0 is greedy decoding), got",
+                    temperature,
+                ],
+            ),
+        ]
+        with tf.control_dependencies(checks):  # before tile and the sampler fail on their own
+            n, temperature = tf.identity(n), tf.identity(temperature)
         prefix_ids = self._ids(prefix[None])[0]
         start = tf.tile(tf.concat([[BOS_ID], prefix_ids], axis=0)[None], [n, 1])
         generated = self.model.generate(start, temperature, self.max_len)
@@ -130,3 +153,17 @@ def export(model: LanguageModel, codec: TextCodec, max_len: int, dest: Path) -> 
             },
         )
     return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    return describe_main(
+        argv,
+        "python -m pipeline.lm.export",
+        __doc__.split("\n")[0],
+        Path("saved_models/lm/1"),
+        "make lm",
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

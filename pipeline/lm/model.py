@@ -140,7 +140,8 @@ class LanguageModel(keras.Model):
         Each step samples from softmax(logits / temperature) and feeds the sample back;
         temperature 0 takes the argmax (greedy). PAD and BOS are never produced. Returns
         (batch, <= max_len) ids with PAD after each row's EOS. The loop is a graph loop
-        that stops as soon as every row has ended.
+        that stops as soon as every row has ended, after at least one step: an empty batch
+        has "ended" at once, and stacking zero steps would fail.
         """
         hidden, states = self.hidden(start)
         states = self._as_cell_states(states)
@@ -152,7 +153,7 @@ class LanguageModel(keras.Model):
         finished = tf.zeros([batch], tf.bool)
         tokens = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
         step = tf.constant(0)
-        while step < max_len and not tf.reduce_all(finished):
+        while step < max_len and (step == 0 or not tf.reduce_all(finished)):
             logits = logits + banned
             greedy = tf.argmax(logits, axis=-1, output_type=tf.int32)
             scaled = logits / tf.maximum(temperature, 1e-6)

@@ -7,6 +7,7 @@ model), so this is also the reference for using it from other TF programs.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 import tensorflow as tf
@@ -25,8 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--score", nargs="*", default=[], help="also print log P of these texts")
     parser.add_argument("--seed", type=int, help="random seed for reproducible samples")
     args = parser.parse_args(argv)
-    if args.num < 1 or args.temperature < 0:
-        parser.error("--num must be positive and --temperature non-negative")
+    if args.num < 1 or not (math.isfinite(args.temperature) and args.temperature >= 0):
+        parser.error("--num must be positive and --temperature a finite number >= 0")
     try:
         lm = tf.saved_model.load(args.model)
     except OSError as err:

@@ -8,18 +8,28 @@ graph, so code that never imports ``pipeline`` only needs ``tf.saved_model.load`
     out["probability"]  # float32 [n], P(positive)
     out["label"]        # int64 [n], 1 positive, 0 negative
     out["label_name"]   # string [n], b"positive" or b"negative"
+    out["known_tokens"] # int32 [n], in-vocabulary tokens the model read (at most max_len)
 
 ``clf.classify(texts)`` is the same function. Unknown words map to UNK; text in any script
 is tokenized (and mostly UNK); texts longer than ``max_len`` tokens are truncated; an empty
-or all-whitespace text has no tokens and gets the model's bias-only prediction.
+or all-whitespace text has no tokens and gets the model's bias-only prediction. Such a
+prediction says nothing about the text, so ``known_tokens`` is 0 for it (and for text of
+unknown words only): a caller can tell it from a real one. ``texts`` must be a 1-D batch; a
+scalar string is an InvalidArgumentError saying so.
 
 When the exported configuration is a vote with NBSVM (``<config>+nbsvm``), the graph also
 holds NBSVM's n-gram weights in a hash table, and the probability is
 ``w * P_neural + (1 - w) * P_NBSVM`` with the ``w`` chosen in training.
+
+``python -m pipeline.sentiment.export`` lists the signatures of an export (``--model``,
+default ``saved_models/sentiment/1``) with their inputs and outputs. The export itself is
+written by ``python -m pipeline.sentiment.train`` (``make sentiment``), which keeps no other
+copy of the weights.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import keras
@@ -27,7 +37,8 @@ import tensorflow as tf
 
 from pipeline.io import atomic_path
 from pipeline.sentiment.baseline import NBSVM
-from pipeline.text import PAD_ID, Tokenizer, Vocabulary
+from pipeline.serving import assert_batch, at_least_one_column, describe_main
+from pipeline.text import PAD_ID, UNK_ID, Tokenizer, Vocabulary
 
 LABEL_NAMES = ("negative", "positive")
 
@@ -69,10 +80,7 @@ class ExportedClassifier(tf.Module):
         """PAD-padded int32 ids ``[n, width]``, ``1 <= width <= max_len``."""
         tokens = self._tokenizer.tf_tokenize(texts)[:, : self.max_len]
         ids = tf.cast(tf.ragged.map_flat_values(self.table.lookup, tokens), tf.int32)
-        dense = ids.to_tensor(PAD_ID)
-        # A batch of empty texts has width 0; one PAD column keeps the RNN's shapes valid.
-        missing = tf.maximum(0, 1 - tf.shape(dense)[1])
-        return tf.pad(dense, [[0, 0], [0, missing]], constant_values=PAD_ID)
+        return at_least_one_column(ids.to_tensor(PAD_ID))
 
     def nbsvm_log_odds(self, ids: tf.Tensor) -> tf.Tensor:
         """NBSVM's score of each row: the weights of its distinct uni- and bigrams, plus bias.
@@ -90,7 +98,9 @@ class ExportedClassifier(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
     def classify(self, texts: tf.Tensor) -> dict[str, tf.Tensor]:
-        """P(positive), the predicted label (0/1) and its name for each text."""
+        """P(positive), the predicted label (0/1), its name and the known tokens of each text."""
+        with tf.control_dependencies([assert_batch(texts, "texts")]):
+            texts = tf.identity(texts)
         ids = self.ids(texts)
         positive = self.model(ids, training=False)[:, 1]
         if self.nbsvm is not None:
@@ -101,6 +111,9 @@ class ExportedClassifier(tf.Module):
             "probability": positive,
             "label": label,
             "label_name": tf.gather(self.label_names, label),
+            "known_tokens": tf.reduce_sum(
+                tf.cast((ids != PAD_ID) & (ids != UNK_ID), tf.int32), axis=1
+            ),
         }
 
 
@@ -122,3 +135,17 @@ def export(
             signatures={"serving_default": module.classify, "classify": module.classify},
         )
     return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    return describe_main(
+        argv,
+        "python -m pipeline.sentiment.export",
+        __doc__.split("\n")[0],
+        Path("saved_models/sentiment/1"),
+        "make sentiment",
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

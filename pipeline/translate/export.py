@@ -21,7 +21,8 @@ over the columns of the source tokens (EOS included), ``source_tokens`` (N, S) a
 Any input is translated: unknown words become UNK (and an output UNK becomes the source word
 it attends to most, see :func:`codec.output_tokens`), input longer than ``max_source_tokens``
 words is cut (``truncated`` says so), and an empty or blank line gives an empty translation.
-A beam size outside 1..max_beam or a negative alpha is an InvalidArgumentError.
+A beam size outside 1..max_beam or a negative alpha is an InvalidArgumentError, and so is
+``sentences`` that is not a 1-D batch (a scalar string: wrap it in a list).
 
 ``beam.beam_search`` takes the beam size and alpha as tensors, so the graph holds a single
 search that serves every setting.
@@ -38,6 +39,7 @@ import tensorflow as tf
 
 from pipeline.config import PRESETS, Paths, paths_from_args, setup_logging
 from pipeline.io import atomic_path, check_writable
+from pipeline.serving import assert_batch
 from pipeline.text import EOS_ID, PAD_ID, Tokenizer, Vocabulary
 from pipeline.translate.beam import beam_search
 from pipeline.translate.cli import add_model_args, model_dir_from_args
@@ -97,9 +99,11 @@ class ExportedTranslator(tf.Module):
                 beam_size, self.max_beam, message=f"beam_size must be <= {self.max_beam}"
             ),
             tf.debugging.assert_non_negative(alpha, message="alpha must be >= 0"),
+            assert_batch(sentences, "sentences"),
         ]
         with tf.control_dependencies(checks):  # before the search can fail on its own
             beam_size, alpha = tf.identity(beam_size), tf.identity(alpha)
+            sentences = tf.identity(sentences)
         encoded = self.encoder(sentences)
         rows = tf.shape(sentences)[0]
         # The search needs at least one row; an empty batch searches a dummy one.
