@@ -72,7 +72,8 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
         stage.main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for flag in ("--strategy", "--source", "--target", "--max-minutes", "--save-every"):
+    flags = ("--strategy", "--source", "--target", "--max-minutes", "--save-every", "--runs-dir")
+    for flag in (*flags, "--saved-models-dir"):
         assert flag in out
 
 

@@ -38,6 +38,7 @@ from pipeline.config import (
     Paths,
     TranslateConfig,
     add_common_args,
+    add_output_args,
     override,
     paths_from_args,
     setup_logging,
@@ -467,7 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m pipeline.translate.train", description=__doc__.split("\n\n")[0]
     )
     add_common_args(parser)
-    parser.add_argument("--runs-dir", type=Path, default=Paths.runs, help="checkpoints, logs")
+    add_output_args(parser)
     parser.add_argument("--source", help="source language feature (default: de)")
     parser.add_argument("--target", help="target language feature (default: en)")
     parser.add_argument("--strategy", choices=STRATEGIES, default="default")
@@ -505,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("absl").setLevel(logging.WARNING)
     logging.getLogger("tensorflow").setLevel(logging.WARNING)
     strategy = make_strategy(args.strategy)  # first: multi-worker must precede other TF ops
-    paths = Paths(**{**asdict(paths_from_args(args)), "runs": args.runs_dir})
+    paths = paths_from_args(args)
     config = override(PRESETS[args.preset].translate, **vars(args))
     if args.restart:
         shutil.rmtree(paths.runs / "translate" / run_name(config) / "ckpt", ignore_errors=True)
