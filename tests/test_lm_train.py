@@ -1,4 +1,4 @@
-"""The language-model training stage on a tiny word corpus (smoke preset): resumption."""
+"""The language-model training stage on a tiny word corpus (smoke preset): flags and resumption."""
 
 from __future__ import annotations
 
@@ -51,6 +51,18 @@ def _assert_same_run(report: dict[str, Any], reference: dict[str, Any]) -> None:
         assert len(values) == CONFIG.epochs, key
         np.testing.assert_allclose(values, reference["history"][key], atol=2e-4, err_msg=key)
     assert report["perplexity"] == pytest.approx(reference["perplexity"], abs=0.02)
+
+
+def test_runs_dir_flag_places_checkpoints_and_logs(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["--preset", "smoke", "--data-dir", str(data_dir), "--epochs", "1"]
+    args += ["--reports-dir", "reports", "--saved-models-dir", "saved", "--runs-dir", "elsewhere"]
+    assert stage.main(args) == 0
+    assert list((tmp_path / "elsewhere" / "lm" / "tensorboard").iterdir())
+    assert (tmp_path / "saved" / "lm" / "1" / "saved_model.pb").exists()
+    assert not (tmp_path / "runs").exists()
 
 
 def test_resumed_run_reports_the_whole_run(

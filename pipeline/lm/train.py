@@ -32,6 +32,7 @@ from pipeline.config import (
     LMConfig,
     Paths,
     add_common_args,
+    add_output_args,
     override,
     paths_from_args,
     setup_logging,
@@ -275,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m pipeline.lm.train", description=__doc__.split("\n\n")[0]
     )
     add_common_args(parser)
-    parser.add_argument("--saved-models-dir", type=Path, default=Paths.saved_models)
+    add_output_args(parser)
     parser.add_argument("--level", choices=("word", "char"), help="tokens or characters")
     parser.add_argument("--cell", choices=KINDS, help="recurrent cell (pipeline.rnn kind)")
     parser.add_argument("--layers", type=int, help="stacked recurrent layers")
