@@ -1,4 +1,4 @@
-"""Resume from the newest checkpoint that reads back whole.
+"""Training state for checkpoints, and resuming from the newest one that reads back whole.
 
 A run killed while a checkpoint was being written, or a disk that filled up, can leave the
 newest checkpoint truncated; restoring it fails deep inside TensorFlow ("Read less bytes than
@@ -11,10 +11,41 @@ two checkpoints (``max_to_keep >= 2``) so there is one to fall back to.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import keras
 import tensorflow as tf
 
 log = logging.getLogger(__name__)
+
+
+def indexed(variables: list[Any]) -> dict[str, tf.Variable]:
+    """Checkpointable {position: variable}; Keras variables are unwrapped to TF ones.
+
+    By position rather than through Keras' object graph: TF's checkpoint tracking does not
+    follow Keras 3 layers kept in lists, which would silently leave them out.
+    """
+    return {f"v{i:04d}": getattr(v, "value", v) for i, v in enumerate(variables)}
+
+
+def training_state(
+    model: keras.Model, optimizer: keras.optimizers.Optimizer
+) -> dict[str, dict[str, tf.Variable]]:
+    """What a resumed run restores to continue as an uninterrupted one would.
+
+    The weights, the optimizer's slots and step count, and the dropout layers' random state
+    (so a resumed run draws the masks a straight one would). The optimizer must be built.
+    """
+    seeds = [
+        layer.seed_generator.state
+        for layer in model._flatten_layers()
+        if getattr(layer, "seed_generator", None) is not None
+    ]
+    return {
+        "model": indexed(model.weights),
+        "optimizer": indexed(optimizer.variables),
+        "rng": indexed(seeds),
+    }
 
 
 def damage(path: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -71,7 +72,8 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
         stage.main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for flag in ("--strategy", "--source", "--target", "--max-minutes", "--save-every"):
+    flags = ("--strategy", "--source", "--target", "--max-minutes", "--save-every", "--runs-dir")
+    for flag in (*flags, "--saved-models-dir"):
         assert flag in out
 
 
@@ -135,6 +137,64 @@ def test_resume_after_interrupt_matches_an_uninterrupted_run(
     got = _final_weights(resumed, config)
     for a, b in zip(expected, got, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def interrupted_config() -> object:
+    """One epoch of 6 steps with checkpoints at steps 2 and 4; dropout's state matters too."""
+    return dataclasses.replace(
+        PRESETS["smoke"].translate, epochs=1, steps_per_epoch=6, save_every=2, dropout=0.2
+    )
+
+
+@pytest.fixture(scope="module")
+def straight_run(
+    fixture_data: Path, tmp_path_factory: pytest.TempPathFactory, interrupted_config: object
+) -> tuple[dict, list]:
+    """The report and final weights of an uninterrupted run of ``interrupted_config``."""
+    root = tmp_path_factory.mktemp("straight")
+    paths = Paths(data=fixture_data, reports=root, runs=root)
+    weights = _final_weights(paths, interrupted_config)
+    return json.loads((root / "train_translate.json").read_text()), weights
+
+
+def _assert_same_run(paths: Paths, weights: list, straight_run: tuple[dict, list]) -> None:
+    expected_report, expected_weights = straight_run
+    for a, b in zip(expected_weights, weights, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    report = json.loads((paths.reports / "train_translate.json").read_text())
+    assert report["steps"] == expected_report["steps"] == 6
+    assert len(report["history"]) == len(expected_report["history"]) == 1
+    for mine, theirs in zip(report["history"], expected_report["history"], strict=True):
+        assert mine["train_loss"] == pytest.approx(theirs["train_loss"], abs=2e-4)
+        assert mine["dev_loss"] == pytest.approx(theirs["dev_loss"], abs=1e-4)
+
+
+def test_epoch_resumed_mid_way_reports_the_mean_over_the_whole_epoch(
+    fixture_data: Path, tmp_path: Path, interrupted_config: object, straight_run: tuple
+) -> None:
+    paths = Paths(data=fixture_data, reports=tmp_path, runs=tmp_path)
+    stage.train(paths, interrupted_config, max_steps=5)  # type: ignore[arg-type]
+    _assert_same_run(paths, _final_weights(paths, interrupted_config), straight_run)
+
+
+def test_truncated_checkpoint_falls_back_to_the_one_before(
+    fixture_data: Path,
+    tmp_path: Path,
+    interrupted_config: object,
+    straight_run: tuple,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    paths = Paths(data=fixture_data, reports=tmp_path, runs=tmp_path)
+    stage.train(paths, interrupted_config, max_steps=5)  # type: ignore[arg-type]
+    ckpt_dir = tmp_path / "translate" / "de-en" / "ckpt"
+    (data,) = ckpt_dir.glob("ckpt-4.data-*")
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    with caplog.at_level(logging.INFO):
+        weights = _final_weights(paths, interrupted_config)
+    assert f"checkpoint {ckpt_dir / 'ckpt-4'} is damaged" in caplog.text
+    assert f"resuming {ckpt_dir / 'ckpt-2'} at step 2" in caplog.text
+    _assert_same_run(paths, weights, straight_run)
 
 
 def test_more_epochs_extend_a_finished_run_and_its_history(

@@ -60,8 +60,14 @@ def batches(
     shuffle: bool,
     seed: int = 0,
     repeat: bool = False,
+    skip: int = 0,
 ) -> tf.data.Dataset:
-    """Padded, length-bucketed batches; PAD positions have weight 0."""
+    """Padded, length-bucketed batches; PAD positions have weight 0.
+
+    The order is a pure function of ``seed`` (a seeded shuffle, reshuffled each pass, and a
+    deterministic bucketing), so a resumed run skips the ``skip`` batches it has trained on
+    and continues with the batches an uninterrupted run would use.
+    """
     dataset = tf.data.Dataset.from_tensor_slices(sentences)
     if shuffle:
         dataset = dataset.shuffle(100_000, seed=seed, reshuffle_each_iteration=True)
@@ -69,9 +75,10 @@ def batches(
         dataset = dataset.repeat()
     dataset = dataset.map(lambda s: to_example(s, max_len), num_parallel_calls=tf.data.AUTOTUNE)
     boundaries = [b + 1 for b in _BUCKETS if b < max_len]
-    return dataset.bucket_by_sequence_length(
+    dataset = dataset.bucket_by_sequence_length(
         lambda inputs, _targets, _weights: tf.shape(inputs)[0],
         bucket_boundaries=boundaries,
         bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
         padding_values=(PAD_ID, PAD_ID, 0.0),
-    ).prefetch(tf.data.AUTOTUNE)
+    )
+    return dataset.skip(skip).prefetch(tf.data.AUTOTUNE)

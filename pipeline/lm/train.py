@@ -2,15 +2,17 @@
 
 Reads the corpus of ``make tokenize`` (word level: the id stream and its vocabulary; character
 level: the corpus text), holds out the last sentences of the (shuffled) corpus, trains with
-Keras ``fit`` (TensorBoard logs and a resumable backup under ``runs/<name>``), measures
-held-out perplexity against a unigram baseline, and exports ``saved_models/<name>/1``.
-Writes ``reports/<name>.json``.
+Keras ``fit`` (TensorBoard logs and a backup after each epoch under ``runs/<name>``, from
+which a killed run resumes when rerun), measures held-out perplexity against a unigram
+baseline, and exports ``saved_models/<name>/1``. Writes ``reports/<name>.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import shutil
 import sys
 import time
 import warnings
@@ -24,11 +26,13 @@ import numpy as np
 import tensorflow as tf
 
 from pipeline import tokenize
+from pipeline.checkpoints import latest_intact, training_state
 from pipeline.config import (
     PRESETS,
     LMConfig,
     Paths,
     add_common_args,
+    add_output_args,
     override,
     paths_from_args,
     setup_logging,
@@ -51,6 +55,13 @@ warnings.filterwarnings("ignore", message=".*ran out of data.*", category=UserWa
 
 def model_name(level: str) -> str:
     return "lm" if level == "word" else f"lm_{level}"
+
+
+def level_sizes(config: LMConfig) -> tuple[int, int]:
+    """Tokens per training sentence and steps per epoch at ``config``'s level."""
+    if config.level == "word":
+        return config.max_len, config.steps_per_epoch
+    return config.char_max_len, config.char_steps_per_epoch
 
 
 def word_corpus(paths: Paths, config: LMConfig) -> tuple[tf.RaggedTensor, Vocabulary]:
@@ -87,14 +98,103 @@ def unigram_perplexity(train: tf.RaggedTensor, held: tf.RaggedTensor, vocab_size
     return float(np.exp(-log_p[held.flat_values.numpy()].mean()))
 
 
-def train(paths: Paths, config: LMConfig) -> dict[str, Any]:
-    """The whole stage; returns the report it writes to ``reports/<name>.json``."""
+class Backup(keras.callbacks.Callback):
+    """The run's state after each epoch, so that a killed run resumes where it was.
+
+    Beside what the training continues from (:func:`pipeline.checkpoints.training_state`),
+    it holds the per-epoch logs and the training seconds so far: a resumed run reports the
+    whole run. The two newest epochs are kept, so a truncated newest backup falls back to
+    the one before it (Keras' ``BackupAndRestore`` keeps one by default and saves no logs).
+
+    With the full softmax a resumed run trains exactly as an uninterrupted one; the sampled
+    softmax draws its negatives from a stateful sampler whose position is not saved, so
+    after a resume they are other draws from the same distribution.
+    """
+
+    def __init__(self, model: LanguageModel, directory: str) -> None:
+        super().__init__()
+        self.epochs_done = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
+        self._logs = tf.Variable("{}", dtype=tf.string, trainable=False)  # JSON of history
+        self.history: dict[str, list[float]] = {}
+        checkpoint = tf.train.Checkpoint(
+            **training_state(model, model.optimizer),
+            epochs_done=self.epochs_done,
+            seconds=self.seconds,
+            logs=self._logs,
+        )
+        self.manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=2)
+        self._epoch_start = 0.0
+
+    def restore(self) -> int:
+        """The epochs already done: those of the newest intact backup, if there is one."""
+        path = latest_intact(self.manager)
+        if path:
+            self.manager.checkpoint.restore(path).assert_existing_objects_matched()
+            self.history = json.loads(self._logs.numpy().decode("utf-8"))
+            log.info("resuming %s after epoch %d", path, int(self.epochs_done))
+        return int(self.epochs_done)
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._epoch_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        self.seconds.assign_add(time.perf_counter() - self._epoch_start)
+        self.epochs_done.assign(epoch + 1)
+        self._logs.assign(json.dumps(self.history))
+        self.manager.save(checkpoint_number=epoch + 1)
+
+
+def fit(
+    model: LanguageModel,
+    config: LMConfig,
+    train_sents: tf.RaggedTensor,
+    val_sents: tf.RaggedTensor,
+    run_dir: Path,
+    epochs: int,
+) -> Backup:
+    """Train up to epoch ``epochs``, resuming from the run's backup; returns the backup.
+
+    A resumed run skips the batches of the epochs done, so it continues with the batches an
+    uninterrupted run would use.
+    """
+    max_len, steps_per_epoch = level_sizes(config)
+    model.optimizer.build(model.trainable_variables)  # its variables are in the backup
+    backup = Backup(model, str(run_dir / "backup"))
+    done = backup.restore()
+    batches = dict(batch_size=config.batch_size, max_len=max_len)
+    train_ds = data.batches(
+        train_sents, **batches, shuffle=True, seed=config.seed, repeat=True,
+        skip=done * steps_per_epoch,
+    )  # fmt: skip
+    model.fit(
+        train_ds,
+        initial_epoch=done,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        validation_data=data.batches(val_sents, **batches, shuffle=False),
+        callbacks=[
+            backup,
+            keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), update_freq=50),
+        ],
+        verbose=1 if sys.stderr.isatty() else 2,  # one line per epoch in log files
+    )
+    return backup
+
+
+def train(paths: Paths, config: LMConfig, max_epochs: int | None = None) -> dict[str, Any]:
+    """The whole stage; returns the report it writes to ``reports/<name>.json``.
+
+    ``max_epochs`` ends this process after that many epochs, as if killed after that epoch's
+    backup: tests use it to check resumption.
+    """
     name = model_name(config.level)
     keras.utils.set_random_seed(config.seed)
     word_level = config.level == "word"
     sentences, vocab = (word_corpus if word_level else char_corpus)(paths, config)
-    max_len = config.max_len if word_level else config.char_max_len
-    steps_per_epoch = config.steps_per_epoch if word_level else config.char_steps_per_epoch
+    max_len, steps_per_epoch = level_sizes(config)
     train_sents, held = data.split_held_out(sentences, config.held_out)
     log.info(
         "%s-level LM: %d training sentences (%d tokens), %d held out, vocabulary %d",
@@ -113,30 +213,16 @@ def train(paths: Paths, config: LMConfig) -> dict[str, Any]:
     )
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=config.clipnorm))
     run_dir = paths.runs / name
-    batches = dict(batch_size=config.batch_size, max_len=max_len)
-    train_ds = data.batches(train_sents, **batches, shuffle=True, seed=config.seed, repeat=True)
-    val_ds = data.batches(held[: config.val_sentences], **batches, shuffle=False)
-    callbacks = [
-        # Resumes an interrupted run from its last finished epoch; deleted when training ends.
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-        keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), update_freq=50),
-    ]
-    start = time.perf_counter()
-    history = model.fit(
-        train_ds,
-        epochs=config.epochs,
-        steps_per_epoch=steps_per_epoch,
-        validation_data=val_ds,
-        callbacks=callbacks,
-        verbose=1 if sys.stderr.isatty() else 2,  # one line per epoch in log files
-    )
-    seconds = time.perf_counter() - start
+    epochs = config.epochs if max_epochs is None else min(config.epochs, max_epochs)
+    backup = fit(model, config, train_sents, held[: config.val_sentences], run_dir, epochs)
+    if epochs < config.epochs:
+        return {"epochs": int(backup.epochs_done), "train_seconds": round(float(backup.seconds), 1)}
 
     # Training truncates lines to max_len, and so does evaluation (95% of word-level lines
     # are shorter); the baseline and the token counts are over the same truncated lines.
     held = held[:, :max_len]
     evaluation = model.evaluate(
-        data.batches(held, **batches, shuffle=False), return_dict=True, verbose=0
+        data.batches(held, config.batch_size, max_len, shuffle=False), return_dict=True, verbose=0
     )
     held_targets = held.flat_values.numpy()
     codec = TextCodec(vocab, config.level)
@@ -153,7 +239,7 @@ def train(paths: Paths, config: LMConfig) -> dict[str, Any]:
         "vocab_size": len(vocab),
         "train_sentences": int(train_sents.nrows()),
         "train_tokens": int(tf.size(train_sents.flat_values)),
-        "train_steps": len(history.epoch) * steps_per_epoch,
+        "train_steps": int(backup.epochs_done) * steps_per_epoch,
         "held_out_sentences": int(held.nrows()),
         "held_out_tokens": int(held_targets.size),
         "held_out_unk_rate": round(float(np.mean(held_targets == UNK_ID)), 5),
@@ -161,12 +247,14 @@ def train(paths: Paths, config: LMConfig) -> dict[str, Any]:
         "held_out_max_len": max_len,
         "perplexity": round(float(evaluation["perplexity"]), 2),
         "unigram_perplexity": round(unigram_perplexity(train_sents, held, len(vocab)), 2),
-        "train_seconds": round(seconds, 1),
-        "history": {k: [round(float(v), 4) for v in vs] for k, vs in history.history.items()},
+        "train_seconds": round(float(backup.seconds), 1),
+        "history": {k: [round(v, 4) for v in vs] for k, vs in backup.history.items()},
         "samples_t0.8": [s.decode("utf-8") for s in samples.numpy()],
         "greedy": greedy.numpy()[0].decode("utf-8"),
     }
     write_json(paths.reports / f"{name}.json", report)
+    if (run_dir / "backup").exists():
+        shutil.rmtree(run_dir / "backup")  # the run is done: a rerun trains afresh
     return report
 
 
@@ -188,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m pipeline.lm.train", description=__doc__.split("\n\n")[0]
     )
     add_common_args(parser)
-    parser.add_argument("--saved-models-dir", type=Path, default=Paths.saved_models)
+    add_output_args(parser)
     parser.add_argument("--level", choices=("word", "char"), help="tokens or characters")
     parser.add_argument("--cell", choices=KINDS, help="recurrent cell (pipeline.rnn kind)")
     parser.add_argument("--layers", type=int, help="stacked recurrent layers")

@@ -18,7 +18,6 @@ TensorBoard logs go to ``runs/sentiment/<model>_<init>/fold<k>``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import sys
 import time
@@ -38,6 +37,7 @@ from pipeline.config import (
     Paths,
     SentimentConfig,
     add_common_args,
+    add_output_args,
     override,
     paths_from_args,
     setup_logging,
@@ -569,8 +569,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.split("\n\n")[0],
     )
     add_common_args(parser)
-    parser.add_argument("--saved-models-dir", type=Path, default=Paths.saved_models)
-    parser.add_argument("--runs-dir", type=Path, default=Paths.runs, help="TensorBoard logs")
+    add_output_args(parser)
     parser.add_argument("--version", type=int, default=1, help="SavedModel version folder")
     parser.add_argument("--dataset", help="mr (10-fold CV) or a TFDS dataset: imdb_reviews")
     parser.add_argument(
@@ -609,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int)
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
-    paths = dataclasses.replace(paths_from_args(args), runs=args.runs_dir)
+    paths = paths_from_args(args)
     if not check_writable(paths.reports, paths.saved_models, paths.runs):
         return 1
     config = override(PRESETS[args.preset].sentiment, **vars(args))

@@ -16,10 +16,10 @@ import os
 import shutil
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any
 
 import tensorflow as tf
 
+from pipeline.checkpoints import indexed
 from pipeline.config import TranslateConfig
 from pipeline.io import write_json
 from pipeline.text import Vocabulary
@@ -28,11 +28,6 @@ from pipeline.translate.model import Translator
 META = "translator.json"
 SOURCE_VOCAB = "source_vocab.txt"
 TARGET_VOCAB = "target_vocab.txt"
-
-
-def indexed(variables: list[Any]) -> dict[str, tf.Variable]:
-    """Checkpointable {position: variable}; Keras variables are unwrapped to TF ones."""
-    return {f"v{i:04d}": getattr(v, "value", v) for i, v in enumerate(variables)}
 
 
 def build_model(

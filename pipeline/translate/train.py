@@ -3,8 +3,9 @@
 Teacher forcing with a masked, label-smoothed cross-entropy, Adam with gradient clipping by
 global norm, and dropout, in a custom ``tf.distribute`` loop (``--strategy``). The run lives
 in ``runs/translate/<src>-<tgt>/``: checkpoints every ``save_every`` steps (a killed run
-resumes from the last one when rerun), TensorBoard logs, and ``best/``, the weights with the
-lowest dev loss plus everything :func:`pipeline.translate.load_trained` needs. Training stops
+resumes from the newest one that reads back whole when rerun), TensorBoard logs, and
+``best/``, the weights with the lowest dev loss plus everything
+:func:`pipeline.translate.load_trained` needs. Training stops
 after ``epochs`` epochs of ``steps_per_epoch`` steps, after ``patience`` epochs without a
 better dev loss (the learning rate halves after each), or after ``max_minutes``. Writes
 ``reports/train_translate.json``.
@@ -31,11 +32,13 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from pipeline import tokenize
+from pipeline.checkpoints import indexed, latest_intact, training_state
 from pipeline.config import (
     PRESETS,
     Paths,
     TranslateConfig,
     add_common_args,
+    add_output_args,
     override,
     paths_from_args,
     setup_logging,
@@ -45,7 +48,7 @@ from pipeline.rnn import KINDS
 from pipeline.text import PAD_ID, Vocabulary
 from pipeline.translate import data
 from pipeline.translate.model import Translator
-from pipeline.translate.saved import build_model, indexed, prepare_model_dir
+from pipeline.translate.saved import build_model, prepare_model_dir
 
 log = logging.getLogger("pipeline.translate")
 
@@ -128,22 +131,19 @@ class Trainer:
         self.bad_epochs = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.elapsed = tf.Variable(0.0, dtype=tf.float64, trainable=False)
         self.stopped = tf.Variable(False, trainable=False)
+        # The NLL sum and target count of the epoch so far, so that an epoch resumed mid-way
+        # reports its mean over all its steps.
+        self.epoch_nll = tf.Variable(0.0, dtype=tf.float64, trainable=False)
+        self.epoch_targets = tf.Variable(0.0, dtype=tf.float64, trainable=False)
         self.checkpoint = tf.train.Checkpoint(
-            model=indexed(self.model.weights),
-            optimizer=indexed(self.optimizer.variables),
+            **training_state(self.model, self.optimizer),
             step=self.step,
             best_dev=self.best_dev,
             bad_epochs=self.bad_epochs,
             elapsed=self.elapsed,
             stopped=self.stopped,
-            # Dropout's random state: a resumed run draws the masks a straight one would.
-            rng=indexed(
-                [
-                    layer.seed_generator.state
-                    for layer in self.model._flatten_layers()
-                    if getattr(layer, "seed_generator", None) is not None
-                ]
-            ),
+            epoch_nll=self.epoch_nll,
+            epoch_targets=self.epoch_targets,
         )
         self.weights_only = tf.train.Checkpoint(model=indexed(self.model.weights))
         self._eval = tf.function(
@@ -275,9 +275,10 @@ def train(
     manager = tf.train.CheckpointManager(trainer.checkpoint, str(save_root / "ckpt"), 2)
     best_dir = save_root / "best"
     best_manager = tf.train.CheckpointManager(trainer.weights_only, str(best_dir / "ckpt"), 1)
-    if manager.latest_checkpoint:
-        trainer.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        log.info("resuming %s at step %d", manager.latest_checkpoint, int(trainer.step))
+    resume_from = latest_intact(manager)
+    if resume_from:
+        trainer.checkpoint.restore(resume_from).assert_existing_objects_matched()
+        log.info("resuming %s at step %d", resume_from, int(trainer.step))
     if chief:
         prepare_model_dir(
             best_dir,
@@ -313,8 +314,10 @@ def train(
     def elapsed() -> float:
         return elapsed_before + time.perf_counter() - session_start
 
-    def save() -> None:
+    def save(epoch_nll: float, epoch_targets: float) -> None:
         trainer.elapsed.assign(elapsed())
+        trainer.epoch_nll.assign(epoch_nll)
+        trainer.epoch_targets.assign(epoch_targets)
         manager.save(checkpoint_number=int(trainer.step))
 
     while not stop_reason:
@@ -332,7 +335,8 @@ def train(
             disable=not sys.stderr.isatty(),
             leave=False,
         )
-        epoch_start, epoch_tokens, loss_sum, loss_count = time.perf_counter(), 0, 0.0, 0.0
+        epoch_start, epoch_tokens = time.perf_counter(), 0
+        loss_sum, loss_count = float(trainer.epoch_nll), float(trainer.epoch_targets)
         out_of_time = interrupted = False
         while step < epoch_end:
             step_start = time.perf_counter()
@@ -361,8 +365,10 @@ def train(
                     tf.summary.scalar("train/perplexity", math.exp(min(mean, 50.0)))
                     tf.summary.scalar("train/tokens_per_second", rate)
                     tf.summary.scalar("train/learning_rate", trainer.learning_rate())
-            if step % config.save_every == 0:
-                save()
+            # An epoch's last step is saved after its evaluation, so that a checkpoint at an
+            # epoch's end always has that epoch's record in the history.
+            if step % config.save_every == 0 and step < epoch_end:
+                save(loss_sum, loss_count)
             if elapsed() >= budget:
                 out_of_time = True
                 break
@@ -410,7 +416,7 @@ def train(
             stop_reason = f"time budget of {config.max_minutes:g} min used"
         if stop_reason:
             trainer.stopped.assign(True)
-        save()
+        save(0.0, 0.0)
     log.info("stopped: %s", stop_reason)
     if max_steps is not None and not bool(trainer.stopped):
         return {"stop_reason": stop_reason, "steps": int(trainer.step)}
@@ -462,7 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m pipeline.translate.train", description=__doc__.split("\n\n")[0]
     )
     add_common_args(parser)
-    parser.add_argument("--runs-dir", type=Path, default=Paths.runs, help="checkpoints, logs")
+    add_output_args(parser)
     parser.add_argument("--source", help="source language feature (default: de)")
     parser.add_argument("--target", help="target language feature (default: en)")
     parser.add_argument("--strategy", choices=STRATEGIES, default="default")
@@ -500,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("absl").setLevel(logging.WARNING)
     logging.getLogger("tensorflow").setLevel(logging.WARNING)
     strategy = make_strategy(args.strategy)  # first: multi-worker must precede other TF ops
-    paths = Paths(**{**asdict(paths_from_args(args)), "runs": args.runs_dir})
+    paths = paths_from_args(args)
     config = override(PRESETS[args.preset].translate, **vars(args))
     if args.restart:
         shutil.rmtree(paths.runs / "translate" / run_name(config) / "ckpt", ignore_errors=True)
