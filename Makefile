@@ -66,15 +66,18 @@ CORE_CODE     := pipeline/__init__.py pipeline/config.py pipeline/io.py
 DATA_CODE     := $(CORE_CODE) $(wildcard pipeline/data/*.py) pipeline/text/tokenizer.py \
 	pipeline/stamps.py
 TOKENIZE_CODE := $(CORE_CODE) pipeline/tokenize.py $(wildcard pipeline/text/*.py) pipeline/stamps.py
-LM_CODE       := $(CORE_CODE) $(wildcard pipeline/lm/*.py pipeline/rnn/*.py pipeline/text/*.py)
+LM_CODE       := $(CORE_CODE) $(wildcard pipeline/lm/*.py pipeline/rnn/*.py pipeline/text/*.py) \
+	pipeline/checkpoints.py pipeline/serving.py
 EMB_CODE      := $(CORE_CODE) $(addprefix pipeline/embeddings/,__init__.py corpus.py keyed_vectors.py)
 W2V_CODE      := $(EMB_CODE) pipeline/embeddings/word2vec.py pipeline/embeddings/train.py
 GLOVE_CODE    := $(EMB_CODE) $(addprefix pipeline/embeddings/,cooccurrence.py glove.py train.py)
-SENT_CODE     := $(CORE_CODE) $(EMB_CODE) $(wildcard pipeline/sentiment/*.py pipeline/rnn/*.py pipeline/text/*.py)
+SENT_CODE     := $(CORE_CODE) $(EMB_CODE) $(wildcard pipeline/sentiment/*.py pipeline/rnn/*.py pipeline/text/*.py) \
+	pipeline/serving.py
 TR_CODE       := $(CORE_CODE) $(wildcard pipeline/rnn/*.py pipeline/text/*.py) \
-	$(addprefix pipeline/translate/,__init__.py attention.py data.py model.py saved.py train.py)
+	$(addprefix pipeline/translate/,__init__.py attention.py data.py model.py saved.py train.py) \
+	pipeline/checkpoints.py
 DECODE_CODE   := $(TR_CODE) $(wildcard pipeline/metrics/*.py) \
-	$(addprefix pipeline/translate/,beam.py cli.py codec.py decode_bench.py)
+	$(addprefix pipeline/translate/,beam.py cli.py codec.py decode_bench.py) pipeline/serving.py
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED := 0

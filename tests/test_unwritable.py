@@ -30,6 +30,9 @@ STAGES = [
     ("pipeline.translate.evaluate", "load_setup", "--reports-dir", ""),
     ("pipeline.translate.error_analysis", "load_setup", "--reports-dir", ""),
     ("pipeline.translate.export", "run", "--saved-models-dir", "translator"),
+    ("pipeline.translate.train", "train", "--reports-dir", ""),
+    ("pipeline.translate.train", "train", "--runs-dir", ""),
+    ("pipeline.translate.bench", "_subprocess", "--reports-dir", ""),
 ]
 
 

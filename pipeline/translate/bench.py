@@ -36,7 +36,7 @@ from pipeline.config import (
     paths_from_args,
     setup_logging,
 )
-from pipeline.io import write_report
+from pipeline.io import check_writable, write_report
 from pipeline.text import Vocabulary
 
 log = logging.getLogger("pipeline.translate.bench")
@@ -207,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     paths = paths_from_args(args)
+    if not check_writable(paths.reports):
+        return 1
     if args.worker:
         run_worker(args.worker, paths, args.preset, args.minutes * 60.0, args.out)
         return 0

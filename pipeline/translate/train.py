@@ -43,7 +43,7 @@ from pipeline.config import (
     paths_from_args,
     setup_logging,
 )
-from pipeline.io import write_json
+from pipeline.io import check_writable, write_json
 from pipeline.rnn import KINDS
 from pipeline.text import PAD_ID, Vocabulary
 from pipeline.translate import data
@@ -507,6 +507,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("tensorflow").setLevel(logging.WARNING)
     strategy = make_strategy(args.strategy)  # first: multi-worker must precede other TF ops
     paths = paths_from_args(args)
+    if not check_writable(paths.reports, paths.runs):
+        return 1
     config = override(PRESETS[args.preset].translate, **vars(args))
     if args.restart:
         shutil.rmtree(paths.runs / "translate" / run_name(config) / "ckpt", ignore_errors=True)
