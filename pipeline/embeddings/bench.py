@@ -26,6 +26,7 @@ from pipeline.config import (
     EmbeddingsConfig,
     Paths,
     add_common_args,
+    add_output_args,
     override,
     paths_from_args,
     setup_logging,
@@ -126,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m pipeline.embeddings.bench", description=__doc__.split("\n\n")[0]
     )
     add_common_args(parser)
+    add_output_args(parser)  # its scratch runs go to <runs-dir>/bench
     parser.add_argument(
         "--contenders", default=",".join(CONTENDERS), help=f"comma-separated, of {CONTENDERS}"
     )
