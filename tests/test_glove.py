@@ -153,7 +153,7 @@ def topic_corpus() -> Corpus:
 
 def test_training_puts_related_words_nearer() -> None:
     x = cooccurrence.count(topic_corpus(), window=3)
-    vectors = glove.train_glove(x, dim=16, epochs=10, batch_size=32, seed=0, progress=False)
+    vectors, _ = glove.train_glove(x, dim=16, epochs=10, batch_size=32, seed=0, progress=False)
     assert vectors.shape == (15, 16) and vectors.dtype == np.float32
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     cos = unit @ unit.T
@@ -168,21 +168,21 @@ def test_training_puts_related_words_nearer() -> None:
 def test_resume_continues_from_the_last_epoch(tmp_path) -> None:
     x = cooccurrence.count(make_corpus(random_sentences(np.random.default_rng(4), 40, 12), 12), 2)
     kwargs = {"dim": 4, "batch_size": 16, "seed": 1, "progress": False}
-    straight = glove.train_glove(x, epochs=3, **kwargs)
+    straight, _ = glove.train_glove(x, epochs=3, **kwargs)
 
     seen: list[tuple[int, float]] = []
     ckpt = tmp_path / "ckpt"
     glove.train_glove(
         x, epochs=2, checkpoint_dir=ckpt, callback=lambda *a: seen.append(a), **kwargs
     )
-    resumed = glove.train_glove(
+    resumed, _ = glove.train_glove(
         x, epochs=3, checkpoint_dir=ckpt, callback=lambda *a: seen.append(a), **kwargs
     )
     assert [epoch for epoch, _ in seen] == [1, 2, 3]
     assert seen[2][1] < seen[0][1]
     np.testing.assert_allclose(resumed, straight, rtol=1e-5, atol=1e-6)
 
-    finished = glove.train_glove(
+    finished, _ = glove.train_glove(
         x, epochs=3, checkpoint_dir=ckpt, callback=lambda *a: seen.append(a), **kwargs
     )
     assert len(seen) == 3  # nothing left to train

@@ -164,10 +164,11 @@ def test_training_puts_related_words_nearer_and_resumes(tmp_path):
     assert sim[same & off_diagonal].mean() > sim[~same].mean() + 0.5
     assert [e for e, _ in seen] == [0, 1, 2] and seen[-1][1] < seen[0][1]
     assert stats["pairs"] > 0 and stats["words_per_second"] > 0
-    # A finished run's checkpoint resumes at the end: nothing left to train.
+    # A finished run's checkpoint resumes at the end: nothing left to train, and its stats
+    # still describe the whole run.
     again, stats_again = word2vec.train(corpus, config, tmp_path / "ckpt")
     np.testing.assert_array_equal(again, vectors)
-    assert stats_again["pairs"] == 0
+    assert stats_again["resumed_after"] == 3 and stats_again["pairs"] == stats["pairs"]
     # An interrupted run (2 of 3 epochs) continues with the third only.
     two = SGNSConfig(**{**config.__dict__, "epochs": 2})
     word2vec.train(corpus, two, tmp_path / "partial")

@@ -26,6 +26,7 @@ from pipeline.config import (
     EmbeddingsConfig,
     Paths,
     add_common_args,
+    add_output_args,
     override,
     paths_from_args,
     setup_logging,
@@ -33,7 +34,7 @@ from pipeline.config import (
 from pipeline.embeddings.corpus import load
 from pipeline.embeddings.evaluate import evaluate_all, load_eval_sets
 from pipeline.embeddings.keyed_vectors import KeyedVectors
-from pipeline.io import write_report
+from pipeline.io import check_writable, write_report
 
 log = logging.getLogger("pipeline.embeddings.bench")
 
@@ -126,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m pipeline.embeddings.bench", description=__doc__.split("\n\n")[0]
     )
     add_common_args(parser)
+    add_output_args(parser)  # its scratch runs go to <runs-dir>/bench
     parser.add_argument(
         "--contenders", default=",".join(CONTENDERS), help=f"comma-separated, of {CONTENDERS}"
     )
@@ -137,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown := set(contenders) - set(CONTENDERS):
         parser.error(f"unknown contenders {sorted(unknown)}")
     paths = paths_from_args(args)
+    if not check_writable(paths.reports, paths.runs):
+        return 1
     config = override(PRESETS[args.preset].embeddings, **vars(args))
     report = run(paths, config, contenders)
     print(table(report))

@@ -36,7 +36,13 @@ from pipeline.config import (
     setup_logging,
 )
 from pipeline.data.evalsets import Analogy, SimilarityPair
-from pipeline.embeddings.keyed_vectors import MODELS, KeyedVectors, load_trained, top_k
+from pipeline.embeddings.keyed_vectors import (
+    MODELS,
+    KeyedVectors,
+    add_vectors_arg,
+    load_trained,
+    top_k,
+)
 from pipeline.io import atomic_path, check_writable, write_json, write_text
 
 log = logging.getLogger(__name__)
@@ -249,9 +255,10 @@ def evaluate_models(
     models: Sequence[str] = MODELS,
     sets: EvalSets | None = None,
     write_reports: bool = True,
+    vectors_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Score every trained model of ``models``; also write the reports unless told not to."""
-    kvs = load_trained(paths, models)
+    kvs = load_trained(paths, models, vectors_dir)
     sets = sets or load_eval_sets(paths)
     report = {
         "analogy_restrict": config.analogy_restrict,
@@ -350,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m pipeline.embeddings.evaluate", description=__doc__.split("\n")[0]
     )
     add_common_args(parser)
+    add_vectors_arg(parser)
     parser.add_argument(
         "--models",
         type=lambda s: tuple(m for m in s.split(",") if m),
@@ -367,7 +375,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     config = override(PRESETS[args.preset].embeddings, analogy_restrict=args.analogy_restrict)
     try:
-        report = evaluate_models(paths_from_args(args), config, args.models)
+        report = evaluate_models(
+            paths_from_args(args), config, args.models, vectors_dir=args.vectors_dir
+        )
     except (FileNotFoundError, ValueError) as err:
         log.error("%s", err)
         return 1

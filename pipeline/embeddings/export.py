@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipeline.config import Paths, add_common_args, paths_from_args, setup_logging
-from pipeline.embeddings.keyed_vectors import MODELS, KeyedVectors, load_trained
+from pipeline.embeddings.keyed_vectors import MODELS, KeyedVectors, add_vectors_arg, load_trained
 from pipeline.io import atomic_path, check_writable
 from pipeline.text import Tokenizer
 
@@ -128,9 +128,15 @@ def export_savedmodel(kv: KeyedVectors, dest: Path) -> Path:
     return dest
 
 
-def run(paths: Paths, models: tuple[str, ...], savedmodel: str, version: int) -> list[Path]:
+def run(
+    paths: Paths,
+    models: tuple[str, ...],
+    savedmodel: str,
+    version: int,
+    vectors_dir: Path | None = None,
+) -> list[Path]:
     """Export every trained model of ``models``; ``savedmodel`` names the one served."""
-    kvs = load_trained(paths, models)
+    kvs = load_trained(paths, models, vectors_dir)
     if savedmodel not in kvs:
         raise FileNotFoundError(
             f"{savedmodel} is not trained; run `make train-embeddings` or pick --savedmodel "
@@ -152,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m pipeline.embeddings.export", description=__doc__.split("\n")[0]
     )
     add_common_args(parser)
+    add_vectors_arg(parser)
     parser.add_argument(
         "--saved-models-dir",
         type=Path,
@@ -176,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     if not check_writable(paths.processed, paths.saved_models):
         return 1
     try:
-        written = run(paths, args.models, args.savedmodel, args.version)
+        written = run(paths, args.models, args.savedmodel, args.version, args.vectors_dir)
     except (FileNotFoundError, ValueError) as err:
         log.error("%s", err)
         return 1

@@ -18,11 +18,14 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 import tensorflow as tf
 from tqdm import tqdm
+
+from pipeline.checkpoints import latest_intact
 
 log = logging.getLogger("pipeline.embeddings.glove")
 
@@ -52,6 +55,10 @@ class GloVe(tf.Module):
             tf.fill(init.shape, tf.constant(INITIAL_ACCUMULATOR, tf.float32)), name="accumulator"
         )
         self.epoch = tf.Variable(0, dtype=tf.int64, name="epoch")  # finished epochs
+        # (mean loss, seconds) of every finished epoch: a resumed run reports them all.
+        self.history = tf.Variable(
+            tf.zeros([0, 2], tf.float64), shape=tf.TensorShape([None, 2]), name="history"
+        )
 
     def loss(self, rows: tf.Tensor, cols: tf.Tensor, log_x: tf.Tensor, f_x: tf.Tensor) -> tf.Tensor:
         """Sum over the batch's cells of f(X_ij) (w_i . w~_j + b_i + b~_j - log X_ij)^2."""
@@ -152,6 +159,39 @@ def _batches(
     )
 
 
+def _cells(x: sp.spmatrix, x_max: float, alpha: float) -> tuple[tf.Tensor, ...]:
+    """(rows, cols, log X, f(X)) of the nonzero cells of ``x``, checked for training."""
+    coo = sp.coo_matrix(x)
+    coo.sum_duplicates()
+    coo.eliminate_zeros()  # log 0 is undefined; J only sums over the nonzero cells anyway
+    if coo.shape[0] != coo.shape[1]:
+        raise ValueError(f"the co-occurrence matrix must be square, got {coo.shape}")
+    if coo.nnz == 0 or coo.data.min() < 0:
+        raise ValueError("the co-occurrence matrix must have nonzero cells and no negative ones")
+    values = coo.data.astype(np.float64)
+    return (
+        tf.constant(coo.row, tf.int32),
+        tf.constant(coo.col, tf.int32),
+        tf.constant(np.log(values), tf.float32),
+        tf.constant(weight(values, x_max, alpha), tf.float32),
+    )
+
+
+def _resume(model: GloVe, checkpoint_dir: Path) -> tf.train.CheckpointManager:
+    """Restore ``model`` from the newest intact checkpoint in ``checkpoint_dir``, if any."""
+    checkpoint = tf.train.Checkpoint(
+        params=model.params,
+        accumulator=model.accumulator,
+        epoch=model.epoch,
+        history=model.history,
+    )
+    manager = tf.train.CheckpointManager(checkpoint, str(checkpoint_dir), max_to_keep=2)
+    if path := latest_intact(manager):
+        checkpoint.restore(path).assert_consumed()
+        log.info("glove: resuming %s after epoch %d", checkpoint_dir, int(model.epoch))
+    return manager
+
+
 def train_glove(
     x: sp.spmatrix,
     dim: int,
@@ -164,44 +204,26 @@ def train_glove(
     checkpoint_dir: Path | None = None,
     callback: Callable[[int, float], None] | None = None,
     progress: bool = True,
-) -> np.ndarray:
-    """Train GloVe on the co-occurrence matrix ``x`` (V x V); returns (V, dim) float32 vectors.
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Train GloVe on the co-occurrence matrix ``x`` (V x V); returns (V, dim) vectors, stats.
 
     ``epochs`` counts every epoch of the run, including those a resumed run already finished.
     ``callback(epoch, mean_loss)`` runs after every epoch (epochs count from 1; the loss is J
-    divided by the number of nonzeros). With ``checkpoint_dir``, the parameters, accumulators
-    and the epoch counter are saved after every epoch, and a run finding a checkpoint there
+    divided by the number of nonzeros). With ``checkpoint_dir``, the parameters, accumulators,
+    the epoch counter and the epochs' losses and seconds are saved after every epoch (the two
+    newest kept, so a damaged last one costs one epoch), and a run finding a checkpoint there
     resumes after its last finished epoch; use one folder per matrix and hyperparameters.
+    The stats cover the whole run; ``resumed_after`` is how many epochs an earlier run did.
     """
-    coo = sp.coo_matrix(x)
-    coo.sum_duplicates()
-    coo.eliminate_zeros()  # log 0 is undefined; J only sums over the nonzero cells anyway
-    vocab_size = coo.shape[0]
-    if coo.shape[0] != coo.shape[1]:
-        raise ValueError(f"the co-occurrence matrix must be square, got {coo.shape}")
-    if coo.nnz == 0 or coo.data.min() < 0:
-        raise ValueError("the co-occurrence matrix must have nonzero cells and no negative ones")
-    values = coo.data.astype(np.float64)
-    cells = (
-        tf.constant(coo.row, tf.int32),
-        tf.constant(coo.col, tf.int32),
-        tf.constant(np.log(values), tf.float32),
-        tf.constant(weight(values, x_max, alpha), tf.float32),
-    )
+    cells = _cells(x, x_max, alpha)
+    vocab_size, nnz = int(x.shape[0]), int(cells[0].shape[0])
     model = GloVe(vocab_size, dim, learning_rate, seed)
-    manager = None
-    if checkpoint_dir is not None:
-        checkpoint = tf.train.Checkpoint(
-            params=model.params, accumulator=model.accumulator, epoch=model.epoch
-        )
-        manager = tf.train.CheckpointManager(checkpoint, str(checkpoint_dir), max_to_keep=1)
-        if manager.latest_checkpoint:
-            checkpoint.restore(manager.latest_checkpoint).assert_consumed()
-            log.info("glove: resuming %s after epoch %d", checkpoint_dir, int(model.epoch))
-    for epoch in range(int(model.epoch), epochs):
+    manager = None if checkpoint_dir is None else _resume(model, checkpoint_dir)
+    resumed_after = int(model.epoch)
+    for epoch in range(resumed_after, epochs):
         began, total = time.perf_counter(), tf.constant(0.0, tf.float64)
         bar = tqdm(
-            total=coo.nnz,
+            total=nnz,
             desc=f"glove epoch {epoch + 1}/{epochs}",
             unit="cell",
             unit_scale=True,
@@ -213,21 +235,27 @@ def train_glove(
             for batch in _batches(*cells, vocab_size, batch_size, seed, epoch):
                 total += tf.cast(model.step(*batch), tf.float64)
                 bar.update(int(batch[0].shape[0]))
-        mean_loss = float(total) / coo.nnz
+        mean_loss = float(total) / nnz
         if not np.isfinite(mean_loss):
             raise FloatingPointError(f"glove diverged in epoch {epoch + 1}; lower the rate")
+        seconds = time.perf_counter() - began
+        model.history.assign(tf.concat([model.history, [[mean_loss, seconds]]], 0))
         model.epoch.assign(epoch + 1)
         if manager is not None:
             manager.save(checkpoint_number=epoch + 1)
-        seconds = time.perf_counter() - began
         log.info(
             "glove epoch %d/%d: loss %.4f, %.1f s (%.2fM cells/s)",
             epoch + 1,
             epochs,
             mean_loss,
             seconds,
-            coo.nnz / seconds / 1e6,
+            nnz / seconds / 1e6,
         )
         if callback is not None:
             callback(epoch + 1, mean_loss)
-    return model.vectors()
+    history = model.history.numpy()
+    return model.vectors(), {
+        "resumed_after": resumed_after,
+        "epochs": [{"loss": float(loss), "seconds": float(sec)} for loss, sec in history],
+        "seconds": float(history[:, 1].sum()),
+    }

@@ -7,6 +7,7 @@ the matrix with one matrix product per batch, never a Python loop over the vocab
 
 from __future__ import annotations
 
+import argparse
 import functools
 import os
 from collections.abc import Iterable, Sequence
@@ -160,17 +161,33 @@ class KeyedVectors:
         return cls(words, vectors)
 
 
-def model_dir(paths: Paths, model: str) -> Path:
+def add_vectors_arg(parser: argparse.ArgumentParser) -> None:
+    """``--vectors-dir``: lets a trial run keep off the vectors the other stages build on."""
+    parser.add_argument(
+        "--vectors-dir",
+        type=Path,
+        help="trained vectors, a folder per model (default: <data-dir>/processed/embeddings)",
+    )
+
+
+def vectors_root(paths: Paths, vectors_dir: Path | None = None) -> Path:
+    """``--vectors-dir``, or where ``make`` keeps the trained vectors."""
+    return vectors_dir or paths.processed / "embeddings"
+
+
+def model_dir(paths: Paths, model: str, vectors_dir: Path | None = None) -> Path:
     """Where the training stage saves a model's vectors (a :meth:`KeyedVectors.save` folder)."""
-    return paths.processed / "embeddings" / model
+    return vectors_root(paths, vectors_dir) / model
 
 
-def load_trained(paths: Paths, models: Sequence[str] = MODELS) -> dict[str, KeyedVectors]:
+def load_trained(
+    paths: Paths, models: Sequence[str] = MODELS, vectors_dir: Path | None = None
+) -> dict[str, KeyedVectors]:
     """The vectors of every model in ``models`` that has been trained; at least one must be."""
-    present = [m for m in models if (model_dir(paths, m) / VECTORS_FILE).exists()]
+    present = [m for m in models if (model_dir(paths, m, vectors_dir) / VECTORS_FILE).exists()]
     if not present:
         raise FileNotFoundError(
-            f"no trained embeddings ({', '.join(models)}) under {paths.processed / 'embeddings'}; "
-            "run `make train-embeddings` first"
+            f"no trained embeddings ({', '.join(models)}) under "
+            f"{vectors_root(paths, vectors_dir)}; run `make train-embeddings` first"
         )
-    return {m: KeyedVectors.load(model_dir(paths, m)) for m in present}
+    return {m: KeyedVectors.load(model_dir(paths, m, vectors_dir)) for m in present}

@@ -2,8 +2,9 @@
 
 Reads the id stream of ``make tokenize``, trains the chosen models (checkpoints under
 ``runs/<model>/<config digest>``, so an interrupted run resumes), and saves each as
-KeyedVectors in ``data/processed/embeddings/<model>/``, plus ``reports/train_<model>.json``
-with timings. ``make train-embeddings`` then evaluates and exports them.
+KeyedVectors in ``data/processed/embeddings/<model>/`` (``--vectors-dir``), plus
+``reports/train_<model>.json`` with every epoch's loss and the timings, those of a resumed
+run's interrupted part included. ``make train-embeddings`` then evaluates and exports them.
 """
 
 from __future__ import annotations
@@ -25,16 +26,27 @@ from pipeline.config import (
     EmbeddingsConfig,
     Paths,
     add_common_args,
+    add_output_args,
     override,
     paths_from_args,
     setup_logging,
 )
 from pipeline.embeddings import cooccurrence, glove, word2vec
 from pipeline.embeddings.corpus import Corpus, load
-from pipeline.embeddings.keyed_vectors import MODELS, KeyedVectors, model_dir
+from pipeline.embeddings.keyed_vectors import (
+    MODELS,
+    KeyedVectors,
+    add_vectors_arg,
+    model_dir,
+    vectors_root,
+)
 from pipeline.io import check_writable, write_json
 
 log = logging.getLogger("pipeline.embeddings")
+
+# Part of every run's digest: checkpoints of an older layout (without the negatives' random
+# state and the epochs' history) are not resumed, since they cannot be resumed exactly.
+CHECKPOINT_LAYOUT = 2
 
 
 def sgns_config(config: EmbeddingsConfig) -> word2vec.SGNSConfig:
@@ -52,7 +64,7 @@ def train_glove(corpus: Corpus, config: EmbeddingsConfig, run_dir: Path) -> tupl
     start = time.perf_counter()
     matrix = cooccurrence.load_or_count(corpus, config.window, run_dir / "cooccurrence.npz")
     counted = time.perf_counter() - start
-    vectors = glove.train_glove(
+    vectors, stats = glove.train_glove(
         matrix,
         config.dim,
         config.glove_epochs,
@@ -63,19 +75,25 @@ def train_glove(corpus: Corpus, config: EmbeddingsConfig, run_dir: Path) -> tupl
         seed=config.seed,
         checkpoint_dir=run_dir / "checkpoints",
     )
-    seconds = time.perf_counter() - start
     return vectors, {
         "words": float(len(corpus.tokens)),
         "nonzeros": int(matrix.nnz),
-        "cooccurrence_seconds": round(counted, 1),
-        "seconds": round(seconds, 1),
+        "cooccurrence_seconds": round(counted, 1),  # this process's count or cache read
+        **stats,
+        "seconds": round(counted + stats["seconds"], 1),
     }
 
 
 TRAINERS = {"word2vec": train_word2vec, "glove": train_glove}
 
 
-def run(paths: Paths, config: EmbeddingsConfig, models: tuple[str, ...]) -> dict[str, Any]:
+def run(
+    paths: Paths,
+    config: EmbeddingsConfig,
+    models: tuple[str, ...],
+    vectors_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Train ``models``; their vectors go to ``vectors_dir`` (default: under the data dir)."""
     corpus = load(paths, config.max_vocab)
     log.info(
         "corpus: %d words in %d sentences, vocabulary %d",
@@ -83,15 +101,15 @@ def run(paths: Paths, config: EmbeddingsConfig, models: tuple[str, ...]) -> dict
     )  # fmt: skip
     # Checkpoints are per configuration and corpus, so changing either starts afresh
     # instead of resuming a run of other shapes.
-    key = json.dumps([asdict(config), len(corpus.words), len(corpus.tokens)]).encode()
-    run_id = hashlib.sha256(key).hexdigest()[:12]
+    key = [CHECKPOINT_LAYOUT, asdict(config), len(corpus.words), len(corpus.tokens)]
+    run_id = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:12]
     reports = {}
     for name in models:
         vectors, stats = TRAINERS[name](corpus, config, paths.runs / name / run_id)
-        KeyedVectors(corpus.words, vectors).save(model_dir(paths, name))
+        KeyedVectors(corpus.words, vectors).save(model_dir(paths, name, vectors_dir))
         reports[name] = {"config": asdict(config), **stats}
         write_json(paths.reports / f"train_{name}.json", reports[name])
-        log.info("%s: %s", name, {k: v for k, v in stats.items() if k != "config"})
+        log.info("%s: %s", name, {k: v for k, v in stats.items() if k != "epochs"})
     return reports
 
 
@@ -100,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m pipeline.embeddings.train", description=__doc__.split("\n\n")[0]
     )
     add_common_args(parser)
+    add_output_args(parser)
+    add_vectors_arg(parser)
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated models")
     for field in fields(EmbeddingsConfig):
         parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default))
@@ -110,11 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown models {sorted(unknown)}; choose from {list(TRAINERS)}")
     paths = paths_from_args(args)
-    if not check_writable(paths.processed, paths.reports, paths.runs):
+    if not check_writable(vectors_root(paths, args.vectors_dir), paths.reports, paths.runs):
         return 1
     config = override(PRESETS[args.preset].embeddings, **vars(args))
     try:
-        run(paths, config, models)
+        run(paths, config, models, args.vectors_dir)
     except (FileNotFoundError, ValueError) as err:
         log.error("%s", err)
         return 1

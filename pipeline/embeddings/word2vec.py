@@ -18,16 +18,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from pipeline.checkpoints import latest_intact
 from pipeline.embeddings.corpus import Corpus
 
 log = logging.getLogger("pipeline.embeddings.word2vec")
 
 CHUNK_TOKENS = 200_000
+HISTORY = ("loss", "pairs", "seconds")  # the columns of SGNS.history
 
 
 @dataclass(frozen=True)
@@ -70,12 +73,15 @@ def _chunk_bounds(row_splits: np.ndarray, chunk_tokens: int) -> np.ndarray:
     return np.stack([edges[:-1], edges[1:]], axis=1)
 
 
-def pair_dataset(corpus: Corpus, config: SGNSConfig) -> tf.data.Dataset:
+def pair_dataset(corpus: Corpus, config: SGNSConfig, epoch: int = 0) -> tf.data.Dataset:
     """Batches of (center, context, position) int32/float32 for one epoch, built in the graph.
 
     ``position`` is the center's place in the corpus as a fraction, for the learning-rate
     schedule and the progress bar. Chunks come in corpus order (``make data`` already stored
-    the lines shuffled), pairs within a chunk are shuffled.
+    the lines shuffled), pairs within a chunk are shuffled. Every draw is a stateless function
+    of (seed, epoch, chunk): chunks are paired in parallel, and a stateful op shared by
+    parallel calls hands its numbers out in whatever order the threads reach it, so neither
+    two runs nor a resumed one would see the same pairs.
     """
     tokens = tf.constant(corpus.tokens)
     sentence = tf.constant(
@@ -85,15 +91,21 @@ def pair_dataset(corpus: Corpus, config: SGNSConfig) -> tf.data.Dataset:
     total = float(len(corpus.tokens))
     window = config.window
     bounds = _chunk_bounds(corpus.row_splits, CHUNK_TOKENS)
+    epoch_seed = tf.constant([config.seed, epoch], tf.int64)
 
-    def pairs(bound: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    def pairs(chunk: tf.Tensor, bound: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         start, end = bound[0], bound[1]
+        seeds = tf.random.experimental.stateless_split(
+            tf.random.experimental.stateless_fold_in(epoch_seed, chunk), 3
+        )
         words, sents = tokens[start:end], sentence[start:end]
         position = tf.cast(tf.range(start, end), tf.float32) / total
-        kept = tf.random.uniform(tf.shape(words)) < tf.gather(keep, words)
+        kept = tf.random.stateless_uniform(tf.shape(words), seeds[0]) < tf.gather(keep, words)
         words, sents = words[kept], sents[kept]
         position = position[kept]
-        reach = tf.random.uniform(tf.shape(words), 1, window + 1, tf.int32)  # dynamic window
+        reach = tf.random.stateless_uniform(  # dynamic window
+            tf.shape(words), seeds[1], 1, window + 1, tf.int32
+        )
         centers, contexts, positions = [], [], []
         for d in range(1, window + 1):
             same = tf.equal(sents[:-d], sents[d:])
@@ -103,7 +115,7 @@ def pair_dataset(corpus: Corpus, config: SGNSConfig) -> tf.data.Dataset:
             contexts += [words[d:][forward], words[:-d][backward]]
             positions += [position[:-d][forward], position[d:][backward]]
         batch = tf.stack([tf.concat(centers, 0), tf.concat(contexts, 0)], axis=1)
-        order = tf.random.shuffle(tf.range(tf.shape(batch)[0]))
+        order = tf.random.experimental.stateless_shuffle(tf.range(tf.shape(batch)[0]), seeds[2])
         return (
             tf.gather(batch[:, 0], order),
             tf.gather(batch[:, 1], order),
@@ -111,7 +123,7 @@ def pair_dataset(corpus: Corpus, config: SGNSConfig) -> tf.data.Dataset:
         )
 
     return (
-        tf.data.Dataset.from_tensor_slices(bounds)
+        tf.data.Dataset.from_tensor_slices((tf.range(len(bounds), dtype=tf.int64), bounds))
         .map(pairs, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         .rebatch(config.batch_size)
         .prefetch(tf.data.AUTOTUNE)
@@ -137,9 +149,20 @@ class SGNS(tf.Module):
         self.output = tf.Variable(tf.zeros([vocab_size, dim]), name="output")  # θ_t
         self.cdf = tf.constant(negative_cdf, tf.float64)
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        # The negatives' stream. It lives in a variable, so a checkpoint holds its position
+        # and a resumed run draws what the uninterrupted one would have.
+        self.rng = tf.random.Generator.from_seed(seed)
+        # One row (loss, pairs, seconds) per finished epoch, so that the report of a resumed
+        # run covers the epochs and the time of the interrupted part too.
+        self.history = tf.Variable(
+            tf.zeros([0, len(HISTORY)], tf.float64),
+            shape=tf.TensorShape([None, len(HISTORY)]),
+            trainable=False,
+            name="history",
+        )
 
     def sample_negatives(self, shape: tf.Tensor) -> tf.Tensor:
-        uniform = tf.random.uniform(shape, dtype=tf.float64)
+        uniform = self.rng.uniform(shape, dtype=tf.float64)
         draws = tf.searchsorted(self.cdf, tf.reshape(uniform, [-1]), side="right")
         return tf.reshape(tf.minimum(tf.cast(draws, tf.int32), tf.size(self.cdf) - 1), shape)
 
@@ -244,70 +267,86 @@ class SGNS(tf.Module):
 STEPS_PER_CALL = 50
 
 
+def _epoch(model: SGNS, corpus: Corpus, config: SGNSConfig, epoch: int) -> dict[str, float]:
+    """Train one epoch; returns its mean loss per step, pairs and seconds."""
+    words = len(corpus.tokens)
+    batches = iter(pair_dataset(corpus, config, epoch))
+    schedule = tf.constant(
+        [config.learning_rate, config.min_learning_rate, epoch, config.epochs], tf.float32
+    )
+    start, pairs, loss_sum, steps, shown = time.perf_counter(), 0, 0.0, 0, 0
+    with tqdm(total=words, desc=f"word2vec epoch {epoch + 1}/{config.epochs}", unit="word",
+              unit_scale=True, mininterval=1.0) as bar:  # fmt: skip
+        while True:
+            loss, done, n, furthest = model.run(
+                batches,
+                tf.constant(STEPS_PER_CALL),
+                schedule,
+                config.negatives,
+                config.share_negatives,
+            )
+            loss_sum, steps, pairs = loss_sum + float(loss), steps + int(done), pairs + int(n)
+            seen = int(float(furthest) * words)
+            bar.update(max(0, seen - shown))
+            shown = max(shown, seen)
+            if int(done) < STEPS_PER_CALL:
+                break
+        bar.update(words - shown)
+    seconds = time.perf_counter() - start
+    return {"loss": loss_sum / max(steps, 1), "pairs": pairs, "seconds": seconds}
+
+
+def run_stats(history: np.ndarray, words: int, resumed_after: int) -> dict[str, Any]:
+    """Totals over every finished epoch of the run, whichever process trained it."""
+    epochs = [dict(zip(HISTORY, (float(v) for v in row), strict=True)) for row in history]
+    for epoch in epochs:
+        epoch["pairs"] = int(epoch["pairs"])
+    seconds = float(history[:, HISTORY.index("seconds")].sum())
+    total = float(words * len(epochs))
+    return {
+        "words": total,
+        "pairs": float(history[:, HISTORY.index("pairs")].sum()),
+        "seconds": seconds,
+        "words_per_second": total / max(seconds, 1e-9),
+        "resumed_after": resumed_after,
+        "epochs": epochs,
+    }
+
+
 def train(
     corpus: Corpus,
     config: SGNSConfig,
     checkpoint_dir: Path | None = None,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
-) -> tuple[np.ndarray, dict[str, float]]:
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Train and return (embeddings (V, dim) float32, stats); resumes from ``checkpoint_dir``.
 
-    A checkpoint is written after every epoch, so an interrupted run loses at most one.
+    A checkpoint is written after every epoch, so an interrupted run loses at most one; the
+    two newest are kept, so a damaged last one costs one epoch more. The stats cover the
+    whole run: ``resumed_after`` says how many of its epochs an earlier process trained.
     """
-    tf.random.set_seed(config.seed)
     model = SGNS(len(corpus.words), config.dim, negative_cdf(corpus.counts), config.seed)
     manager = None
     if checkpoint_dir is not None:
         checkpoint = tf.train.Checkpoint(model=model)
-        manager = tf.train.CheckpointManager(checkpoint, str(checkpoint_dir), max_to_keep=1)
-        if manager.latest_checkpoint:
-            checkpoint.restore(manager.latest_checkpoint)
+        manager = tf.train.CheckpointManager(checkpoint, str(checkpoint_dir), max_to_keep=2)
+        if path := latest_intact(manager):
+            checkpoint.restore(path)
             log.info("resuming word2vec after epoch %d", int(model.epoch.numpy()))
-    words = len(corpus.tokens)
-    stats: dict[str, float] = {"words": 0.0, "pairs": 0.0, "seconds": 0.0}
+    resumed_after = int(model.epoch.numpy())
     while int(model.epoch.numpy()) < config.epochs:
         epoch = int(model.epoch.numpy())
-        tf.random.set_seed(config.seed + epoch)
-        batches = iter(pair_dataset(corpus, config))
-        schedule = tf.constant(
-            [config.learning_rate, config.min_learning_rate, epoch, config.epochs], tf.float32
-        )
-        start, pairs, loss_sum, steps, shown = time.perf_counter(), 0, 0.0, 0, 0
-        with tqdm(total=words, desc=f"word2vec epoch {epoch + 1}/{config.epochs}", unit="word",
-                  unit_scale=True, mininterval=1.0) as bar:  # fmt: skip
-            while True:
-                loss, done, n, furthest = model.run(
-                    batches,
-                    tf.constant(STEPS_PER_CALL),
-                    schedule,
-                    config.negatives,
-                    config.share_negatives,
-                )
-                loss_sum, steps, pairs = loss_sum + float(loss), steps + int(done), pairs + int(n)
-                seen = int(float(furthest) * words)
-                bar.update(max(0, seen - shown))
-                shown = max(shown, seen)
-                if int(done) < STEPS_PER_CALL:
-                    break
-            bar.update(words - shown)
-        seconds = time.perf_counter() - start
-        epoch_stats = {
-            "loss": loss_sum / max(steps, 1),
-            "pairs": pairs,
-            "seconds": seconds,
-            "words_per_second": words / seconds,
-        }
+        stats = _epoch(model, corpus, config, epoch)
+        stats["words_per_second"] = len(corpus.tokens) / stats["seconds"]
         log.info(
             "word2vec epoch %d: loss %.4f, %d pairs, %.0f s, %.0f words/s",
-            epoch + 1, epoch_stats["loss"], pairs, seconds, epoch_stats["words_per_second"],
+            epoch + 1, stats["loss"], stats["pairs"], stats["seconds"], stats["words_per_second"],
         )  # fmt: skip
-        stats["words"] += words
-        stats["pairs"] += pairs
-        stats["seconds"] += seconds
+        row = tf.constant([[stats[c] for c in HISTORY]], tf.float64)
+        model.history.assign(tf.concat([model.history, row], 0))
         model.epoch.assign_add(1)
         if manager is not None:
-            manager.save()
+            manager.save(checkpoint_number=epoch + 1)
         if on_epoch is not None:
-            on_epoch(epoch, epoch_stats)
-    stats["words_per_second"] = stats["words"] / max(stats["seconds"], 1e-9)
-    return model.input.numpy(), stats
+            on_epoch(epoch, stats)
+    return model.input.numpy(), run_stats(model.history.numpy(), len(corpus.tokens), resumed_after)
