@@ -16,18 +16,21 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 MAIN_GUARD = 'if __name__ == "__main__":'
+# Every training stage takes the same output-location flags.
+OUTPUTS = ["--data-dir", "--reports-dir", "--runs-dir", "--saved-models-dir"]
 # Flags a module's --help must list, beside "usage:".
 EXPECTED_FLAGS = {
     "pipeline.data": ["--preset"],
     "pipeline.tokenize": ["--preset"],
-    "pipeline.lm.train": ["--preset", "--level", "--cell"],
+    "pipeline.lm.train": ["--preset", "--level", "--cell", *OUTPUTS],
     "pipeline.lm.sample": ["--temperature"],
     "pipeline.lm.export": ["--model"],
-    "pipeline.embeddings.train": ["--preset"],
-    "pipeline.embeddings.evaluate": ["--preset"],
-    "pipeline.embeddings.export": ["--preset"],
+    "pipeline.embeddings.train": ["--preset", "--vectors-dir", *OUTPUTS],
+    "pipeline.embeddings.evaluate": ["--preset", "--vectors-dir"],
+    "pipeline.embeddings.export": ["--preset", "--vectors-dir"],
     "pipeline.embeddings.bench": ["--preset"],
-    "pipeline.sentiment.train": ["--configs"],
+    "pipeline.sentiment.train": ["--configs", *OUTPUTS],
+    "pipeline.translate.train": ["--preset", *OUTPUTS],
     "pipeline.sentiment.classify": ["--model"],
     "pipeline.sentiment.export": ["--model"],
 }
