@@ -2,18 +2,22 @@
 
 Texts come from the arguments, or one per line from standard input when there are none;
 bytes that are not UTF-8 become U+FFFD, with a warning naming the line.
-Prints ``label<TAB>P(positive)<TAB>text`` per text. Only TensorFlow is needed: the
-SavedModel tokenizes in its own graph.
+Prints ``label<TAB>P(positive)<TAB>text`` per text, and warns of a text without a single
+word the model knows (empty, or unknown words only), whose label is only the model's bias.
+Only TensorFlow is needed: the SavedModel tokenizes in its own graph.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
 
 from pipeline.io import decode_lines, stdin_lines
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = Path("saved_models/sentiment/1")
 
@@ -39,9 +43,10 @@ def main(argv: list[str] | None = None) -> int:
 
     classify = tf.saved_model.load(str(args.model)).signatures["serving_default"]
     out = classify(texts=tf.constant(texts))
-    for text, name, prob in zip(
-        texts, out["label_name"].numpy(), out["probability"].numpy(), strict=True
-    ):
+    columns = (out[k].numpy() for k in ("label_name", "probability", "known_tokens"))
+    for number, (text, name, prob, known) in enumerate(zip(texts, *columns, strict=True), 1):
+        if known == 0:  # the label is the model's bias alone
+            log.warning("text %d has no word the model knows; its label is a guess", number)
         print(f"{name.decode()}\t{prob:.3f}\t{text}")
     return 0
 
