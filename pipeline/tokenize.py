@@ -137,12 +137,17 @@ def _int64_feature(values: np.ndarray) -> tf.train.Feature:
 
 
 def write_records(path: Path, examples: Iterator[dict[str, np.ndarray]]) -> None:
+    """One ``tf.train.Example`` per example, its features in a fixed order.
+
+    Protobuf writes a map's entries in an order that varies between processes unless asked to
+    be deterministic, and the stage's stamp digests these bytes: identical data must give
+    identical files.
+    """
     with atomic_path(path) as tmp, tf.io.TFRecordWriter(str(tmp)) as writer:
         for example in examples:
             features = {k: _int64_feature(np.atleast_1d(v)) for k, v in example.items()}
-            writer.write(
-                tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
-            )
+            proto = tf.train.Example(features=tf.train.Features(feature=features))
+            writer.write(proto.SerializeToString(deterministic=True))
 
 
 def tokenize_corpus(paths: Paths, config: TokenizeConfig) -> dict[str, Any]:
