@@ -100,6 +100,14 @@ def test_lm_rejects_a_temperature_that_is_not_finite_and_non_negative(loaded, te
         )
 
 
+@pytest.mark.parametrize("alpha", [-1.0, float("nan"), float("inf")])
+def test_translator_rejects_an_alpha_that_is_not_finite_and_non_negative(loaded, alpha):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="alpha must be a finite number"):
+        loaded["translator"].signatures["serving_default"](
+            sentences=tf.constant(["gut"]), beam_size=tf.constant(2), alpha=tf.constant(alpha)
+        )
+
+
 def test_lm_rejects_a_negative_count(loaded):
     with pytest.raises(tf.errors.InvalidArgumentError, match="n must be >= 0"):
         loaded["lm"].sample(n=tf.constant(-1), temperature=tf.constant(1.0))

@@ -98,7 +98,10 @@ class ExportedTranslator(tf.Module):
             tf.debugging.assert_less_equal(
                 beam_size, self.max_beam, message=f"beam_size must be <= {self.max_beam}"
             ),
-            tf.debugging.assert_non_negative(alpha, message="alpha must be >= 0"),
+            tf.debugging.Assert(  # an infinite alpha would divide every score to 0
+                tf.math.is_finite(alpha) & (alpha >= 0),
+                ["alpha must be a finite number >= 0, got", alpha],
+            ),
             assert_batch(sentences, "sentences"),
         ]
         with tf.control_dependencies(checks):  # before the search can fail on its own

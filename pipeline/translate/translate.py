@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -78,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.beam_size < 1:
         log.error("--beam-size must be >= 1")
         return 2
-    if args.alpha < 0:
-        log.error("--alpha must be >= 0")
+    if not math.isfinite(args.alpha) or args.alpha < 0:
+        log.error("--alpha must be a finite number >= 0")
         return 2
     if not (args.model / "saved_model.pb").exists():
         log.error("%s is not a SavedModel; run `make export-translator` first", args.model)
