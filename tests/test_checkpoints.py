@@ -6,13 +6,9 @@ import logging
 from pathlib import Path
 
 import tensorflow as tf
+from faults import truncate_checkpoint
 
 from pipeline.checkpoints import damage, latest_intact
-
-
-def _truncate(checkpoint: str) -> None:
-    (data,) = Path(checkpoint).parent.glob(Path(checkpoint).name + ".data-*")
-    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
 
 
 def _manager(tmp_path: Path) -> tuple[tf.Variable, tf.train.CheckpointManager]:
@@ -28,7 +24,7 @@ def test_truncated_latest_falls_back_to_the_one_before(tmp_path, caplog):
     weights.assign(tf.fill([1000], 2.0))
     second = manager.save(checkpoint_number=2)
     assert damage(second) is None
-    _truncate(second)
+    truncate_checkpoint(second)
     assert damage(second) is not None
     with caplog.at_level(logging.WARNING):
         assert latest_intact(manager) == first
@@ -39,7 +35,7 @@ def test_truncated_latest_falls_back_to_the_one_before(tmp_path, caplog):
 
 def test_no_intact_checkpoint_starts_afresh(tmp_path, caplog):
     _, manager = _manager(tmp_path)
-    _truncate(manager.save(checkpoint_number=1))
+    truncate_checkpoint(manager.save(checkpoint_number=1))
     with caplog.at_level(logging.WARNING):
         assert latest_intact(manager) is None
     assert "starting afresh" in caplog.text

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from faults import truncate_checkpoint
 
 from pipeline.embeddings import cooccurrence, glove, word2vec
 from pipeline.embeddings.corpus import Corpus
@@ -82,15 +83,10 @@ def test_word2vec_rerun_of_a_finished_run_keeps_its_report(tmp_path):
     assert again_stats == {**stats, "resumed_after": W2V.epochs}
 
 
-def truncate_newest(ckpt: Path, number: int) -> None:
-    data = ckpt / f"ckpt-{number}.data-00000-of-00001"
-    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
-
-
 def test_word2vec_falls_back_past_a_truncated_checkpoint(tmp_path, caplog):
     losses, vectors, _ = w2v_run(tmp_path / "a")
     w2v_run(tmp_path / "c", kill_after=3)
-    truncate_newest(tmp_path / "c", 3)
+    truncate_checkpoint(tmp_path / "c" / "ckpt-3")
     with caplog.at_level(logging.WARNING, logger="pipeline.checkpoints"):
         rest, resumed, stats = w2v_run(tmp_path / "c")
     assert "ckpt-3 is damaged" in caplog.text and "trying the one before it" in caplog.text
@@ -142,7 +138,7 @@ def test_glove_resumed_run_equals_an_uninterrupted_one(tmp_path):
 def test_glove_falls_back_past_a_truncated_checkpoint(tmp_path, caplog):
     losses, vectors, _ = glove_run(tmp_path / "a")
     glove_run(tmp_path / "c", kill_after=3)
-    truncate_newest(tmp_path / "c", 3)
+    truncate_checkpoint(tmp_path / "c" / "ckpt-3")
     with caplog.at_level(logging.WARNING, logger="pipeline.checkpoints"):
         rest, resumed, stats = glove_run(tmp_path / "c")
     assert "ckpt-3 is damaged" in caplog.text

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from faults import truncate_checkpoint
 
 from pipeline import tokenize
 from pipeline.config import PRESETS, Paths
@@ -84,8 +85,7 @@ def test_truncated_backup_falls_back_to_the_one_before(
     paths = _paths(data_dir, tmp_path)
     stage.train(paths, CONFIG, max_epochs=2)
     backup = paths.runs / "lm" / "backup"
-    (data,) = backup.glob("ckpt-2.data-*")
-    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    truncate_checkpoint(backup / "ckpt-2")
     with caplog.at_level(logging.INFO):
         report = stage.train(paths, CONFIG)
     assert f"checkpoint {backup / 'ckpt-2'} is damaged" in caplog.text

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+from faults import truncate_checkpoint
 
 from pipeline import tokenize
 from pipeline.config import PRESETS, Paths
@@ -188,8 +189,7 @@ def test_truncated_checkpoint_falls_back_to_the_one_before(
     paths = Paths(data=fixture_data, reports=tmp_path, runs=tmp_path)
     stage.train(paths, interrupted_config, max_steps=5)  # type: ignore[arg-type]
     ckpt_dir = tmp_path / "translate" / "de-en" / "ckpt"
-    (data,) = ckpt_dir.glob("ckpt-4.data-*")
-    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    truncate_checkpoint(ckpt_dir / "ckpt-4")
     with caplog.at_level(logging.INFO):
         weights = _final_weights(paths, interrupted_config)
     assert f"checkpoint {ckpt_dir / 'ckpt-4'} is damaged" in caplog.text
