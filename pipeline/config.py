@@ -60,6 +60,9 @@ class TokenizeConfig:
     translate_langs: tuple[str, ...] = ("de", "en")
     translate_min_count: int = 2
     translate_max_size: int = 30_000
+    # The joint SentencePiece model both translators' "subword" records use (cased).
+    translate_subword_size: int = 16_000
+    translate_subword_model: str = "unigram"  # or "bpe"
     # MR words missing from the corpus vocabulary ("mesmerizing", "clunky", "retread": 4% of
     # MR's tokens) that occur at least this often in MR's texts (labels unseen) are appended
     # to it for the sentiment models, which learn their vectors from a random start.
@@ -140,6 +143,7 @@ class TranslateConfig:
 
     source: str = "de"
     target: str = "en"
+    tokens: str = "subword"  # the joint SentencePiece model, or "word" (a vocabulary per language)
     cell: str = "keras_gru"  # encoder kind (pipeline.rnn); an LSTM kind gives an LSTM decoder
     encoder_layers: int = 1
     embed_dim: int = 128
@@ -216,7 +220,9 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "smoke": Preset(
         DataConfig(n_test=3, n_dev=3, n_folds=2, min_corpus_tokens=0),
-        TokenizeConfig(corpus_min_count=1, translate_min_count=1, batch_size=16),
+        TokenizeConfig(
+            corpus_min_count=1, translate_min_count=1, translate_subword_size=300, batch_size=16
+        ),
         LMConfig(
             vocab_size=200,
             char_min_count=1,

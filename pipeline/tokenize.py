@@ -5,8 +5,10 @@ Reads the TFDS datasets built by ``make data`` and writes, under ``data/processe
 - ``vocab/corpus_en.txt``: English corpus vocabulary (embeddings, language model)
 - ``vocab/polarity_en.txt``: the corpus vocabulary with MR's own frequent words appended
 - ``vocab/translate_<lang>.txt``: one per language, from the translation train split
+- ``vocab/translate_subwords.model``: the joint, cased SentencePiece model of both languages
 - ``corpus/ids.npy``: the corpus as one int32 id stream, EOS after every line
-- ``translate/{train,dev,test}.tfrecord``: an id list per language (``de``, ``en``), EOS-ended
+- ``translate/{word,subword}/<split>.tfrecord``: an id list per language (``de``, ``en``),
+  EOS-ended, for the splits train, dev, test, loc_dev, loc_test
 - ``polarity/mr.tfrecord``: ``ids`` (polarity vocabulary), ``label``, ``fold``
 
 plus ``reports/tokenize.json`` (vocabulary sizes, UNK rates, lengths), the stamp and output
@@ -21,7 +23,7 @@ import logging
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,7 @@ from pipeline.config import (
 )
 from pipeline.data.load import load
 from pipeline.io import atomic_path, check_writable, write_json
+from pipeline.text import subwords
 from pipeline.text.tokenizer import Tokenizer
 from pipeline.text.vocab import EOS_ID, UNK_ID, Vocabulary
 
@@ -50,16 +53,26 @@ log = logging.getLogger("pipeline.tokenize")
 MANIFEST = "tokenize_manifest.json"
 CORPUS_VOCAB = "vocab/corpus_en.txt"
 CORPUS_IDS = "corpus/ids.npy"
-TRANSLATE_RECORDS = {
-    "train": "translate/train.tfrecord",
-    "dev": "translate/dev.tfrecord",
-    "test": "translate/test.tfrecord",
+# Our names of the translation splits -> the TFDS split names.
+TFDS_SPLIT = {
+    "train": "train",
+    "dev": "validation",
+    "test": "test",
+    "loc_dev": "loc_validation",
+    "loc_test": "loc_test",
 }
-TFDS_SPLIT = {"train": "train", "dev": "validation", "test": "test"}
+LOCALIZATION_SPLITS = ("loc_dev", "loc_test")
+SUBWORD_MODEL = "vocab/translate_subwords.model"
+UNITS = ("subword", "word")
 
 
 def vocab_file(lang: str) -> str:
     return f"vocab/translate_{lang}.txt"
+
+
+def translate_records(units: str, split: str) -> str:
+    """The id records of one split in one encoding (``subword`` or ``word``)."""
+    return f"translate/{units}/{split}.tfrecord"
 
 
 POLARITY_VOCAB = "vocab/polarity_en.txt"
@@ -89,20 +102,40 @@ def count_tokens(texts: tf.data.Dataset, tokenizer: Tokenizer, batch_size: int) 
     return Counter({token.decode("utf-8"): n for token, n in counts.items()})
 
 
-def encode_batches(
-    texts: tf.data.Dataset, tokenizer: Tokenizer, vocab: Vocabulary, batch_size: int, *, eos: bool
+def encode_with(
+    texts: tf.data.Dataset,
+    to_ids: Callable[[tf.Tensor], tf.RaggedTensor],
+    batch_size: int,
+    *,
+    eos: bool,
 ) -> tf.data.Dataset:
-    """Batches of ragged id sequences (EOS appended when ``eos``), built in the graph."""
-    table = vocab.lookup_table()
+    """Batches of ragged int64 id sequences (EOS appended when ``eos``), built in the graph."""
 
-    def encode(tokens: tf.RaggedTensor) -> tf.RaggedTensor:
-        ids = tf.ragged.map_flat_values(table.lookup, tokens)
+    def encode(batch: tf.Tensor) -> tf.RaggedTensor:
+        ids = to_ids(batch)
         if eos:
             end = tf.fill([ids.nrows(), 1], tf.constant(EOS_ID, tf.int64))
             ids = tf.concat([ids, tf.RaggedTensor.from_tensor(end)], axis=1)
         return ids
 
-    return _token_batches(texts, tokenizer, batch_size).map(encode).prefetch(tf.data.AUTOTUNE)
+    return (
+        texts.batch(batch_size)
+        .map(encode, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def encode_batches(
+    texts: tf.data.Dataset, tokenizer: Tokenizer, vocab: Vocabulary, batch_size: int, *, eos: bool
+) -> tf.data.Dataset:
+    """Word ids through ``vocab`` (unknown words -> UNK)."""
+    table = vocab.lookup_table()
+    return encode_with(
+        texts,
+        lambda batch: tf.ragged.map_flat_values(table.lookup, tokenizer.tf_tokenize(batch)),
+        batch_size,
+        eos=eos,
+    )
 
 
 class EncodingStats:
@@ -168,60 +201,140 @@ def tokenize_corpus(paths: Paths, config: TokenizeConfig) -> dict[str, Any]:
     return {"distinct_tokens": len(counts), "vocab_size": len(vocab), **stats.summary()}
 
 
-def tokenize_translate(paths: Paths, config: TokenizeConfig) -> dict[str, Any]:
-    """Vocabularies from the train split, one per language; every split encoded with EOS."""
-    langs = config.translate_langs
-    tokenizers = {lang: Tokenizer(lang, lowercase=config.lowercase) for lang in langs}
+def _translate_splits(paths: Paths, config: TokenizeConfig) -> dict[str, tf.data.Dataset]:
+    """The parallel corpus' splits; the localization ones only where it has them."""
+    import tensorflow_datasets as tfds
+
+    from pipeline.data.load import is_local
+
+    name = config.translate_dataset
+    known: set[str] = set()
+    if is_local(name) and tfds.builder(name, data_dir=str(paths.tfds)).is_prepared():
+        known = set(tfds.builder(name, data_dir=str(paths.tfds)).info.splits)
     splits = {
-        name: load(config.translate_dataset, tfds_split, data_dir=paths.tfds)
-        for name, tfds_split in TFDS_SPLIT.items()
+        key: load(name, split, data_dir=paths.tfds)
+        for key, split in TFDS_SPLIT.items()
+        if key not in LOCALIZATION_SPLITS or split in known
     }
+    langs = config.translate_langs
     missing = [lang for lang in langs if lang not in splits["train"].element_spec]
     if missing:
         raise ValueError(
-            f"{config.translate_dataset} has no feature(s) {missing}; it has "
+            f"{name} has no feature(s) {missing}; it has "
             f"{sorted(splits['train'].element_spec)}. Set --translate-langs to two of those."
         )
-    vocabs = {}
-    for lang, tokenizer in tokenizers.items():
-        texts = splits["train"].map(lambda ex, k=lang: ex[k])
-        counts = count_tokens(texts, tokenizer, config.batch_size)
-        vocabs[lang] = Vocabulary.build(
-            counts, config.translate_min_count, config.translate_max_size
-        )
-        vocabs[lang].save(paths.processed / vocab_file(lang))
-    report: dict[str, Any] = {
-        "dataset": config.translate_dataset,
-        "vocab_size": {lang: len(v) for lang, v in vocabs.items()},
-        "splits": {},
+    return splits
+
+
+def _write_translate(
+    dataset: tf.data.Dataset,
+    encoders: dict[str, Callable[[tf.data.Dataset], tf.data.Dataset]],
+    path: Path,
+    batch_size: int,
+) -> dict[str, Any]:
+    """One record per pair: each language's EOS-ended ids and the pair's kind."""
+    langs = list(encoders)
+    stats = {lang: EncodingStats() for lang in langs}
+    encoded = [encoders[lang](dataset.map(lambda ex, k=lang: ex[k])) for lang in langs]
+    has_kind = "kind" in dataset.element_spec
+    kinds = dataset.map(lambda ex, k=has_kind: ex["kind"] if k else tf.constant(0, tf.int64))
+
+    def examples() -> Iterator[dict[str, np.ndarray]]:
+        for *batches, kind in zip(*encoded, kinds.batch(batch_size), strict=True):
+            for lang, ids in zip(langs, batches, strict=True):
+                stats[lang].add(ids, eos=True)
+            rows = [ids.numpy() for ids in batches]
+            for k, *seqs in zip(kind.numpy(), *rows, strict=True):
+                yield {**dict(zip(langs, seqs, strict=True)), "kind": k}
+
+    write_records(path, examples())
+    return {lang: s.summary() for lang, s in stats.items()}
+
+
+def tokenize_translate(paths: Paths, config: TokenizeConfig) -> dict[str, Any]:
+    """Both encodings of every split, from vocabularies built on the train split only.
+
+    ``word``: one lowercased word vocabulary per language (rare words -> UNK). ``subword``:
+    one joint, cased SentencePiece model for both languages (:mod:`pipeline.text.subwords`).
+    """
+    langs = config.translate_langs
+    splits = _translate_splits(paths, config)
+    encoders = {
+        "word": _word_encoders(paths, config, splits["train"]),
+        "subword": _subword_encoders(paths, config, splits["train"]),
+    }
+    report: dict[str, Any] = {"dataset": config.translate_dataset, "splits": {}}
+    report["vocab_size"] = {
+        "word": {lang: encoders["word"][lang].vocab_size for lang in langs},
+        "subword": encoders["subword"][langs[0]].vocab_size,
     }
     for name, dataset in splits.items():
-        stats = {lang: EncodingStats() for lang in langs}
-        encoded = [
-            encode_batches(
-                dataset.map(lambda ex, k=lang: ex[k]),
-                tokenizers[lang],
-                vocabs[lang],
+        report["splits"][name] = {
+            units: _write_translate(
+                dataset,
+                per_lang,
+                paths.processed / translate_records(units, name),
                 config.batch_size,
-                eos=True,
             )
-            for lang in langs
-        ]
-        has_kind = "kind" in dataset.element_spec
-        kinds = dataset.map(lambda ex, k=has_kind: ex["kind"] if k else tf.constant(0, tf.int64))
-        kinds = kinds.batch(config.batch_size)
-
-        def examples(encoded=encoded, kinds=kinds, stats=stats) -> Iterator[dict[str, np.ndarray]]:
-            for *batches, kind in zip(*encoded, kinds, strict=True):
-                for lang, ids in zip(langs, batches, strict=True):
-                    stats[lang].add(ids, eos=True)
-                rows = [ids.numpy() for ids in batches]
-                for k, *seqs in zip(kind.numpy(), *rows, strict=True):
-                    yield {**dict(zip(langs, seqs, strict=True)), "kind": k}
-
-        write_records(paths.processed / TRANSLATE_RECORDS[name], examples())
-        report["splits"][name] = {lang: s.summary() for lang, s in stats.items()}
+            for units, per_lang in encoders.items()
+        }
     return report
+
+
+class _Encoder:
+    """texts -> batches of EOS-ended ragged ids, with the size of the ids' vocabulary."""
+
+    def __init__(
+        self, to_ids: Callable[[tf.Tensor], tf.RaggedTensor], vocab_size: int, batch_size: int
+    ) -> None:
+        self.to_ids, self.vocab_size, self.batch_size = to_ids, vocab_size, batch_size
+
+    def __call__(self, texts: tf.data.Dataset) -> tf.data.Dataset:
+        return encode_with(texts, self.to_ids, self.batch_size, eos=True)
+
+
+def _word_encoders(
+    paths: Paths, config: TokenizeConfig, train: tf.data.Dataset
+) -> dict[str, _Encoder]:
+    encoders = {}
+    for lang in config.translate_langs:
+        tokenizer = Tokenizer(lang, lowercase=config.lowercase)
+        counts = count_tokens(train.map(lambda ex, k=lang: ex[k]), tokenizer, config.batch_size)
+        vocab = Vocabulary.build(counts, config.translate_min_count, config.translate_max_size)
+        vocab.save(paths.processed / vocab_file(lang))
+        table = vocab.lookup_table()
+        encoders[lang] = _Encoder(
+            lambda texts, t=tokenizer, table=table: tf.ragged.map_flat_values(
+                table.lookup, t.tf_tokenize(texts)
+            ),
+            len(vocab),
+            config.batch_size,
+        )
+    return encoders
+
+
+def _subword_encoders(
+    paths: Paths, config: TokenizeConfig, train: tf.data.Dataset
+) -> dict[str, _Encoder]:
+    """One SentencePiece model trained on both languages' training text, cased."""
+    langs = config.translate_langs
+
+    def texts() -> Iterator[str]:
+        for batch in train.batch(config.batch_size):
+            for lang in langs:
+                yield from (t.decode("utf-8") for t in batch[lang].numpy())
+
+    path = subwords.train(
+        texts(),
+        paths.processed / SUBWORD_MODEL,
+        config.translate_subword_size,
+        config.translate_subword_model,
+    )
+    model = subwords.Subwords(subwords.load_model(path))
+    encoder = _Encoder(
+        lambda t: tf.cast(model.tokenize(t), tf.int64), model.size, config.batch_size
+    )
+    return dict.fromkeys(langs, encoder)
 
 
 def tokenize_polarity(paths: Paths, config: TokenizeConfig) -> dict[str, Any]:
@@ -272,20 +385,23 @@ def run(paths: Paths, config: TokenizeConfig) -> dict[str, Any]:
     }
     report["seconds"] = round(time.time() - start, 1)
     write_json(paths.reports / "tokenize.json", report)
-    files = outputs(paths, config)
+    files = outputs(paths, config, report["translate"]["splits"])
     if not stamps.publish(paths.data, "tokenize", files, stamps.digest(paths.data, files)):
         log.info("the encoded data is identical to the last run's; later stages stay current")
     write_json(paths.processed / MANIFEST, report)
     return report
 
 
-def outputs(paths: Paths, config: TokenizeConfig) -> list[str]:
+def outputs(
+    paths: Paths, config: TokenizeConfig, translate_splits: Iterable[str] = TFDS_SPLIT
+) -> list[str]:
     """The files later stages read, relative to the data root."""
     names = [
         CORPUS_VOCAB,
         CORPUS_IDS,
         *(vocab_file(lang) for lang in config.translate_langs),
-        *TRANSLATE_RECORDS.values(),
+        SUBWORD_MODEL,
+        *(translate_records(units, split) for units in UNITS for split in translate_splits),
         POLARITY_VOCAB,
         POLARITY_RECORDS,
     ]
@@ -297,16 +413,18 @@ def summary(report: dict[str, Any]) -> str:
     lines = [
         f"corpus    vocab {c['vocab_size']:>7,} (of {c['distinct_tokens']:,} distinct)  "
         f"tokens {c['tokens']:>11,}  UNK {c['unk_rate']:.2%}",
-        f"translate {t['dataset']}: vocab "
-        + ", ".join(f"{lang} {size:,}" for lang, size in t["vocab_size"].items()),
+        f"translate {t['dataset']}: word vocab "
+        + ", ".join(f"{lang} {size:,}" for lang, size in t["vocab_size"]["word"].items())
+        + f"; joint subwords {t['vocab_size']['subword']:,}",
     ]
     for name, split in t["splits"].items():
-        pairs = next(iter(split.values()))["sequences"]
+        pairs = next(iter(split["word"].values()))["sequences"]
         per_lang = "  ".join(
-            f"{lang}: UNK {s['unk_rate']:.2%} mean len {s['mean_length']}"
-            for lang, s in split.items()
+            f"{lang}: UNK {s['unk_rate']:.2%} len {s['mean_length']} words "
+            f"{split['subword'][lang]['mean_length']} pieces"
+            for lang, s in split["word"].items()
         )
-        lines.append(f"  {name:<6} {pairs:>7,} pairs  {per_lang}")
+        lines.append(f"  {name:<8} {pairs:>7,} pairs  {per_lang}")
     lines.append(
         f"polarity  {p['sequences']:,} reviews  UNK {p['unk_rate']:.2%} with {p['added_words']:,} "
         f"MR words added ({p['corpus_vocab_unk_rate']:.2%} with the corpus vocabulary alone)"

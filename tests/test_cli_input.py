@@ -24,7 +24,7 @@ from pipeline.sentiment.export import export as export_classifier
 from pipeline.sentiment.models import build_model as build_classifier
 from pipeline.text import Tokenizer, Vocabulary
 from pipeline.translate import translate
-from pipeline.translate.codec import TextEncoder
+from pipeline.translate.codec import WordCodec
 from pipeline.translate.export import ExportedTranslator
 from pipeline.translate.export import export as export_translator
 from pipeline.translate.saved import build_model as build_translator
@@ -52,8 +52,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     vocab = vocabulary(WORDS)
     config = TranslateConfig(embed_dim=8, units=8, attention_units=8, dropout=0.0)
     model = build_translator(config, len(vocab), len(vocab))
-    encoder = TextEncoder(Tokenizer("de"), vocab, 8)
-    export_translator(ExportedTranslator(model, encoder, vocab, max_beam=2), root / "translator")
+    codec = WordCodec((Tokenizer("de"), vocab), (Tokenizer("en"), vocab), 8)
+    export_translator(ExportedTranslator(model, codec, max_beam=2), root / "translator")
     matrix = np.random.default_rng(1).normal(size=(len(vocab), 4)).astype(np.float32)
     export_classifier(build_classifier("average", matrix), vocab, 8, root / "sentiment")
     lm = LanguageModel(len(vocab), embed_dim=4, units=4, cell="gru")

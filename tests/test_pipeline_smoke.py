@@ -139,29 +139,54 @@ def test_corpus_ids_are_the_tokenized_lines_with_eos(built):
     assert report["corpus"]["unk_rate"] == 0.0  # smoke preset keeps every word
 
 
-def test_translate_records_round_trip(built):
+def _translate_records(paths: Paths, units: str, split: str) -> list[dict[str, list[int]]]:
+    spec = {lang: tf.io.VarLenFeature(tf.int64) for lang in ("de", "en")}
+    spec["kind"] = tf.io.FixedLenFeature([], tf.int64)
+    path = paths.processed / tokenize.translate_records(units, split)
+    examples = []
+    for raw in tf.data.TFRecordDataset(str(path)):
+        ex = tf.io.parse_single_example(raw, spec)
+        examples.append(
+            {lang: tf.sparse.to_dense(ex[lang]).numpy().tolist() for lang in ("de", "en")}
+        )
+    return examples
+
+
+def _test_texts(paths: Paths) -> dict[str, str]:
+    return {
+        ex["de"].decode(): ex["en"].decode()
+        for ex in load("ding_de_en", "test", data_dir=paths.tfds).as_numpy_iterator()
+    }
+
+
+def test_translate_word_records_round_trip(built):
     paths = built[0]
     vocabs = {
         lang: Vocabulary.load(paths.processed / tokenize.vocab_file(lang)) for lang in ("de", "en")
     }
-    spec = {lang: tf.io.VarLenFeature(tf.int64) for lang in vocabs}
-    spec["kind"] = tf.io.FixedLenFeature([], tf.int64)
-    records = tf.data.TFRecordDataset(str(paths.processed / tokenize.TRANSLATE_RECORDS["test"]))
-    texts = {
-        ex["de"].decode(): ex["en"].decode()
-        for ex in load("ding_de_en", "test", data_dir=paths.tfds).as_numpy_iterator()
-    }
     decoded = []
-    for raw in records:
-        ex = tf.io.parse_single_example(raw, spec)
-        ids = {lang: tf.sparse.to_dense(ex[lang]).numpy().tolist() for lang in vocabs}
+    for ids in _translate_records(paths, "word", "test"):
         assert ids["de"][-1] == EOS_ID and ids["en"][-1] == EOS_ID
         decoded.append(tuple(" ".join(vocabs[lang].decode(ids[lang])) for lang in ("de", "en")))
     expected = {
         (" ".join(Tokenizer("de").tokenize(de)), " ".join(Tokenizer("en").tokenize(en)))
-        for de, en in texts.items()
+        for de, en in _test_texts(paths).items()
     }
     assert set(decoded) == expected
+
+
+def test_translate_subword_records_are_the_cased_text(built):
+    """The joint SentencePiece model decodes each side's ids back to the raw, cased text."""
+    import sentencepiece as spm
+
+    paths = built[0]
+    model = spm.SentencePieceProcessor(model_file=str(paths.processed / tokenize.SUBWORD_MODEL))
+    decoded = set()
+    for ids in _translate_records(paths, "subword", "test"):
+        assert ids["de"][-1] == EOS_ID and ids["en"][-1] == EOS_ID
+        decoded.add((model.decode(ids["de"][:-1]), model.decode(ids["en"][:-1])))
+    assert decoded == set(_test_texts(paths).items())
+    assert any(de[0].isupper() for de, _ in decoded)
 
 
 def test_polarity_records_keep_labels_and_folds(built):

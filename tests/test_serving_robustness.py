@@ -26,9 +26,9 @@ from pipeline.lm.export import export as export_lm
 from pipeline.lm.model import LanguageModel
 from pipeline.sentiment.export import export as export_sentiment
 from pipeline.sentiment.models import build_model as sentiment_model
-from pipeline.text import Tokenizer, Vocabulary
+from pipeline.text import Vocabulary, subwords
 from pipeline.translate import export as translate_export
-from pipeline.translate.codec import TextEncoder
+from pipeline.translate.codec import SubwordCodec
 from pipeline.translate.saved import build_model as translator_model
 
 ENGLISH = ["the", "cat", "sat", "a", "film", "great", "dull", "."]
@@ -58,8 +58,11 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     lm = LanguageModel(len(english), embed_dim=8, units=8)
     matrix = np.random.default_rng(1).normal(size=(len(english), 4)).astype(np.float32)
     config = TranslateConfig(embed_dim=8, units=8, attention_units=8, dropout=0.0)
-    translator = translator_model(config, len(vocabulary(GERMAN)), len(english))
-    encoder = TextEncoder(Tokenizer("de"), vocabulary(GERMAN), 8)
+    pieces = subwords.train(
+        [" ".join(GERMAN), " ".join(ENGLISH).title()], root / "subwords.model", vocab_size=300
+    )
+    codec = SubwordCodec(subwords.load_model(pieces), max_tokens=8)
+    translator = translator_model(config, *codec.sizes)
     vectors = np.random.default_rng(2).normal(size=(len(ENGLISH), 5))
     return {
         "lm": export_lm(lm, TextCodec(english, "word"), 6, root / "lm" / "1"),
@@ -67,7 +70,7 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             sentiment_model("recurrent", matrix, units=4), english, 5, root / "sentiment" / "1"
         ),
         "translator": translate_export.export(
-            translate_export.ExportedTranslator(translator, encoder, english, max_beam=2),
+            translate_export.ExportedTranslator(translator, codec, max_beam=2),
             root / "translator" / "1",
         ),
         "embeddings": export_savedmodel(KeyedVectors(ENGLISH, vectors), root / "emb" / "1"),
@@ -148,6 +151,7 @@ def _run_bad_batches(saved: dict[str, Path], threads: bool) -> dict:
         import json, sys
         from concurrent.futures import ThreadPoolExecutor
         import tensorflow as tf
+        import tensorflow_text  # the translator's SentencePiece ops
 
         paths = {json.dumps({k: str(v) for k, v in saved.items()})}
         models = {{name: tf.saved_model.load(path) for name, path in paths.items()}}

@@ -100,13 +100,16 @@ def test_the_output_lists_name_what_later_stages_read(stage):
     assert _listed(paths, "tokenize") == [
         "processed/corpus/ids.npy",
         "processed/polarity/mr.tfrecord",
-        "processed/translate/dev.tfrecord",
-        "processed/translate/test.tfrecord",
-        "processed/translate/train.tfrecord",
+        *(
+            f"processed/translate/{units}/{split}.tfrecord"
+            for units in ("subword", "word")
+            for split in ("dev", "test", "train")
+        ),
         "processed/vocab/corpus_en.txt",
         "processed/vocab/polarity_en.txt",
         "processed/vocab/translate_de.txt",
         "processed/vocab/translate_en.txt",
+        "processed/vocab/translate_subwords.model",
     ]
 
 

@@ -22,7 +22,7 @@ from pipeline.config import TranslateConfig
 from pipeline.text import EOS_ID, Tokenizer, Vocabulary
 from pipeline.translate import error_analysis, evaluate, export, translate
 from pipeline.translate.beam import greedy_decode
-from pipeline.translate.codec import TextEncoder, detokenize, max_target_len, output_tokens
+from pipeline.translate.codec import WordCodec, detokenize, max_target_len, output_tokens
 from pipeline.translate.evaluate import EvalSet, Setting
 from pipeline.translate.heatmap import plot_attention
 from pipeline.translate.saved import build_model
@@ -46,13 +46,13 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict:
     source_vocab, target_vocab = vocabulary(SOURCE_WORDS), vocabulary(TARGET_WORDS)
     config = TranslateConfig(embed_dim=8, units=8, attention_units=8, dropout=0.0)
     model = build_model(config, len(source_vocab), len(target_vocab))
-    encoder = TextEncoder(Tokenizer("de"), source_vocab, MAX_TOKENS)
+    codec = WordCodec((Tokenizer("de"), source_vocab), (Tokenizer("en"), target_vocab), MAX_TOKENS)
     dest = tmp_path_factory.mktemp("saved") / "translator" / "1"
-    module = export.ExportedTranslator(model, encoder, target_vocab, max_beam=MAX_BEAM)
+    module = export.ExportedTranslator(model, codec, max_beam=MAX_BEAM)
     export.export(module, dest)
     return {
         "model": model,
-        "encoder": encoder,
+        "codec": codec,
         "target_vocab": target_vocab,
         "dest": dest,
         "loaded": tf.saved_model.load(str(dest)),
@@ -119,7 +119,7 @@ def test_saved_model_runs_without_the_pipeline_package(tiny: dict) -> None:
 
 def test_beam_size_one_equals_greedy_decoding(tiny: dict) -> None:
     out = serve(tiny["loaded"], SENTENCES, beam_size=1, alpha=1.0)
-    ids = tiny["encoder"](tf.constant(SENTENCES)).ids
+    ids = tiny["codec"].encode(tf.constant(SENTENCES)).ids
     model = tiny["model"]
     greedy = greedy_decode(model.encode, model.decode_step, ids, max_target_len(ids))
     words = np.array(tiny["target_vocab"].tokens)[greedy["tokens"].numpy()]
@@ -192,19 +192,25 @@ def test_bleu_scores_agree_with_sacrebleu_on_folded_text() -> None:
     assert scores["equal"] and scores["bleu"] == pytest.approx(scores["sacrebleu"])
     assert 0 < scores["bleu"] < 100 and scores["chrf"] > 0
     assert "nrefs:var|case:lc" in scores["signature"]
+    # Cased, the lowercase hypotheses miss every capitalized reference word.
+    assert scores["equal_cased"] and scores["bleu_cased"] < scores["bleu"]
+    assert "case:mixed" in scores["signature_cased"]
 
 
 def test_evaluate_runs_a_small_grid(tiny: dict) -> None:
     test = EvalSet(
         SENTENCES, [["i am here."], ["the house is small!", "the house is tiny."], ["the"]]
     )
-    ids = tiny["encoder"](tf.constant(SENTENCES)).ids
+    source = tiny["codec"].encode(tf.constant(SENTENCES))
     grid = (Setting(0), Setting(2, 0.6, "gnmt"))
-    report = evaluate.evaluate(tiny["model"], tiny["target_vocab"], ids, test, grid, 3)
-    assert [r["setting"] for r in report["results"]] == [s.name for s in grid]
-    assert all(r["equal"] for r in report["results"])
-    assert report["batching"]["sentences"] == 3 and report["bleu_timing"]["sentences"] == 3
-    assert "| greedy |" in evaluate.markdown({"model_dir": "m", **report})
+    result = evaluate.evaluate(tiny["model"], tiny["codec"], source, test, grid)
+    assert [r["setting"] for r in result["results"]] == [s.name for s in grid]
+    assert all(r["equal"] and r["equal_cased"] for r in result["results"])
+    assert result["bleu_timing"]["sentences"] == 3 and len(result["examples"]) == 3
+    batching = evaluate.batching_figure(tiny["model"], source.ids, 3)
+    assert batching["sentences"] == 3
+    report = {"model_dir": "m", "tokens": "word", "sets": {"test": result}, "batching": batching}
+    assert "| greedy |" in evaluate.markdown(report)
 
 
 def test_classify_separates_search_and_model_errors() -> None:
@@ -217,22 +223,22 @@ def test_classify_separates_search_and_model_errors() -> None:
 
 
 def test_error_analysis_counts_every_sentence(tiny: dict) -> None:
-    model, vocab = tiny["model"], tiny["target_vocab"]
-    ids = tiny["encoder"](tf.constant(SENTENCES)).ids
+    model, codec = tiny["model"], tiny["codec"]
+    ids = tiny["codec"].encode(tf.constant(SENTENCES)).ids
     setting = Setting(2, 0.6)
     batches, order = evaluate.length_sorted_batches(ids, setting.beam_size)
     decoded = evaluate.run_decoding(evaluate.decode_function(model, setting), batches, order)
     hyps = decoded.tokens
-    texts = evaluate.to_text(hyps, vocab)
+    texts = evaluate.to_text(hyps, codec)
     refs = [[texts[0]], ["the house is small ."], ["i am here", texts[2]]]  # 2 outputs are refs
-    target_encoder = TextEncoder(Tokenizer("en"), vocab, max_tokens=None)
     report = error_analysis.analyse(
-        model, target_encoder, ids, SENTENCES, refs, hyps, texts, setting
+        model, codec.encode_target, ids, SENTENCES, refs, hyps, texts, setting
     )
     assert report["correct"] == 2 and report["errors"] == 1
     assert report["search_errors"] + report["model_errors"] == 1
     assert len(report["examples"]["search"]) + len(report["examples"]["model"]) == 1
-    assert "Search errors vs model errors" in error_analysis.markdown({"model_dir": "m", **report})
+    markdown = error_analysis.markdown({"model_dir": "m", "sets": {"test": report}})
+    assert "Search errors vs model errors" in markdown
 
 
 @pytest.mark.parametrize("cli", [export, translate, evaluate, error_analysis])

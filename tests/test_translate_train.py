@@ -19,7 +19,8 @@ from faults import truncate_checkpoint
 
 from pipeline import tokenize
 from pipeline.config import PRESETS, Paths
-from pipeline.text import EOS_ID, Vocabulary
+from pipeline.io import write_json
+from pipeline.text import EOS_ID, Vocabulary, subwords
 from pipeline.translate import load_trained
 from pipeline.translate import train as stage
 
@@ -37,19 +38,27 @@ def _example(de: list[int], en: list[int]) -> bytes:
 
 
 def write_fixture(data_dir: Path, n_train: int = 40, n_dev: int = 6) -> Paths:
-    """Vocabularies and records of ``make tokenize``'s layout: en = reversed, mapped de."""
+    """Vocabularies, a subword model and records of ``make tokenize``'s layout, the same ids
+    in both encodings: en = reversed, mapped de."""
     paths = Paths(data=data_dir)
     for lang in ("de", "en"):
         vocab = Vocabulary.build({f"{lang}{i}": 1 for i in range(WORDS)})
         vocab.save(paths.processed / tokenize.vocab_file(lang))
-    rng = np.random.default_rng(0)
-    for split, n in (("train", n_train), ("dev", n_dev), ("test", n_dev)):
-        path = paths.processed / tokenize.TRANSLATE_RECORDS[split]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tf.io.TFRecordWriter(str(path)) as writer:
-            for _ in range(n):
-                de = [int(x) for x in rng.integers(4, 4 + WORDS, size=rng.integers(1, 7))]
-                writer.write(_example([*de, EOS_ID], [*reversed(de), EOS_ID]))
+    subwords.train(
+        (f"de{i} en{j}" for i in range(WORDS) for j in range(WORDS)),
+        paths.processed / tokenize.SUBWORD_MODEL,
+        vocab_size=300,
+    )
+    write_json(paths.processed / tokenize.MANIFEST, {"config": {"lowercase": True}})
+    for units in tokenize.UNITS:
+        rng = np.random.default_rng(0)
+        for split, n in (("train", n_train), ("dev", n_dev), ("test", n_dev)):
+            path = paths.processed / tokenize.translate_records(units, split)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tf.io.TFRecordWriter(str(path)) as writer:
+                for _ in range(n):
+                    de = [int(x) for x in rng.integers(4, 4 + WORDS, size=rng.integers(1, 7))]
+                    writer.write(_example([*de, EOS_ID], [*reversed(de), EOS_ID]))
     return paths
 
 
@@ -87,21 +96,33 @@ def test_smoke_training_writes_a_reloadable_model(fixture_data: Path, tmp_path: 
     assert np.isfinite(report["dev_loss"]) and report["dev_perplexity"] > 1
     run = tmp_path / "runs" / "translate" / "de-en"
     assert list((run / "tensorboard").iterdir())
-    model, src_vocab, tgt_vocab, loaded_config = load_trained(run / "best")
-    assert loaded_config == config
-    assert len(src_vocab) == len(tgt_vocab) == WORDS + 4
+    model, codec, loaded_config = load_trained(run / "best")
+    assert loaded_config == config and codec.units == config.tokens == "subword"
+    assert codec.sizes == (report["source_vocab_size"], report["target_vocab_size"])
+    assert codec.sizes[0] > 256  # the byte pieces and more
     # The reloaded best weights give the reported dev loss.
-    trainer = stage.Trainer(config, len(src_vocab), len(tgt_vocab), tf.distribute.get_strategy())
+    trainer = stage.Trainer(config, *codec.sizes, tf.distribute.get_strategy())
     for mine, theirs in zip(trainer.model.weights, model.weights, strict=True):
         mine.assign(theirs)
     paths = Paths(data=fixture_data)
-    pairs = stage.data.read_pairs(paths.processed / tokenize.TRANSLATE_RECORDS["dev"], "de", "en")
+    dev = paths.processed / tokenize.translate_records("subword", "dev")
+    pairs = stage.data.read_pairs(dev, "de", "en")
     dev_loss, _ = trainer.evaluate(stage.data.eval_batches(pairs, 4))
     assert dev_loss == pytest.approx(report["dev_loss"], abs=1e-3)
     # Rerunning a finished run trains no further.
     assert stage.main(_args(fixture_data, tmp_path)) == 0
     again = json.loads((tmp_path / "reports" / "train_translate.json").read_text())
     assert again["steps"] == report["steps"]
+
+
+def test_word_level_model_is_a_separate_run(fixture_data: Path, tmp_path: Path) -> None:
+    extra = ("--tokens", "word", "--epochs", "1", "--steps-per-epoch", "2")
+    assert stage.main(_args(fixture_data, tmp_path, *extra)) == 0
+    assert (tmp_path / "reports" / "train_translate_de_en_word.json").exists()
+    assert not (tmp_path / "runs" / "translate" / "de-en").exists()
+    _, codec, config = load_trained(tmp_path / "runs" / "translate" / "de-en-word" / "best")
+    assert codec.units == config.tokens == "word" and codec.lowercase
+    assert codec.sizes == (WORDS + 4, WORDS + 4)
 
 
 def test_reverse_direction_and_missing_inputs(fixture_data: Path, tmp_path: Path) -> None:
@@ -278,7 +299,7 @@ MIRRORED_CHECK = textwrap.dedent(
 
 
 def test_mirrored_strategy_matches_default_on_one_batch(fixture_data: Path) -> None:
-    records = Paths(data=fixture_data).processed / tokenize.TRANSLATE_RECORDS["train"]
+    records = Paths(data=fixture_data).processed / tokenize.translate_records("word", "train")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
     result = subprocess.run(
         [sys.executable, "-c", MIRRORED_CHECK, str(records)],

@@ -37,7 +37,6 @@ from pipeline.config import (
     setup_logging,
 )
 from pipeline.io import check_writable, write_report
-from pipeline.text import Vocabulary
 
 log = logging.getLogger("pipeline.translate.bench")
 
@@ -92,12 +91,13 @@ def _inputs(
     paths: Paths, config: TranslateConfig
 ) -> tuple[int, int, tf.data.Dataset, tf.data.Dataset]:
     from pipeline.translate import data
+    from pipeline.translate.saved import codec_files, load_codec
 
-    sizes = [
-        len(Vocabulary.load(paths.processed / tokenize.vocab_file(lang)))
-        for lang in (config.source, config.target)
-    ]
-    records = {s: paths.processed / tokenize.TRANSLATE_RECORDS[s] for s in ("train", "dev")}
+    # Case does not change the vocabulary sizes.
+    sizes = load_codec(codec_files(paths.processed, config), config, lowercase=True).sizes
+    records = {
+        s: paths.processed / tokenize.translate_records(config.tokens, s) for s in ("train", "dev")
+    }
     train = data.read_pairs(records["train"], config.source, config.target)
     dev = data.read_pairs(records["dev"], config.source, config.target).filter(
         lambda s, t: tf.maximum(tf.size(s), tf.size(t)) <= config.max_len

@@ -14,7 +14,13 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", help="source language (default: the preset's, de)")
     parser.add_argument("--target", help="target language (default: the preset's, en)")
     parser.add_argument(
-        "--model-dir", type=Path, help="trained model folder (default: RUNS/translate/SRC-TGT/best)"
+        "--tokens",
+        choices=("subword", "word"),
+        help="which trained model: subword (default, RUNS/translate/SRC-TGT) or word "
+        "(RUNS/translate/SRC-TGT-word)",
+    )
+    parser.add_argument(
+        "--model-dir", type=Path, help="trained model folder (default: from --tokens, .../best)"
     )
 
 
@@ -22,5 +28,9 @@ def model_dir_from_args(args: argparse.Namespace) -> Path:
     """``--model-dir``, or where ``make train-translate`` puts the best weights."""
     if args.model_dir:
         return args.model_dir
-    config = override(PRESETS[args.preset].translate, source=args.source, target=args.target)
-    return args.runs_dir / "translate" / f"{config.source}-{config.target}" / "best"
+    from pipeline.translate.train import run_name
+
+    config = override(
+        PRESETS[args.preset].translate, source=args.source, target=args.target, tokens=args.tokens
+    )
+    return args.runs_dir / "translate" / run_name(config) / "best"

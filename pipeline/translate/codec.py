@@ -1,11 +1,12 @@
 """Raw text <-> translator ids, in the graph, shared by the SavedModel and the evaluation.
 
 The exported model and ``make bleu`` must see a sentence exactly the same way, or the BLEU
-in the report would not be the BLEU of the artifact. So both run these functions: the
-training tokenizer's in-graph twin, the vocabulary table (unknown words -> UNK), at most
-``max_tokens`` source tokens (longer input is cut, never rejected) and a final EOS, as the
-training records have. Output ids go back to text by joining tokens with spaces and
-re-attaching punctuation; the text stays lowercase, as the model was trained.
+in the report would not be the BLEU of the artifact. So both run a codec: :class:`SubwordCodec`
+(one joint SentencePiece model, cased) or :class:`WordCodec` (the training tokenizer's
+in-graph twin and one vocabulary per language, unknown words -> UNK). Either gives at most
+``max_tokens`` source units (longer input is cut, never rejected) and a final EOS, as the
+training records have. A word model's output ids go back to text by joining tokens with
+spaces and re-attaching punctuation, a subword model's by SentencePiece's detokenizer.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from typing import NamedTuple
 import tensorflow as tf
 
 from pipeline.text import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer, Vocabulary
+from pipeline.text.subwords import Subwords
 
-MAX_SOURCE_TOKENS = 100
+MAX_SOURCE_TOKENS = 100  # words
+MAX_SOURCE_PIECES = 160  # subwords: about as much text
 # Output length limit per sentence, as beam.decoder's defaults: 2 * source length + 10.
 MAX_LEN_SCALE = 2.0
 MAX_LEN_OFFSET = 10
@@ -25,9 +28,14 @@ _NO_SPACE_BEFORE = r" ([.,!?;:%)\]}])"
 _NO_SPACE_AFTER = r"([(\[{]) "
 
 
+def _check_limit(max_tokens: int | None) -> None:
+    if max_tokens is not None and max_tokens < 1:
+        raise ValueError("max_tokens must be >= 1")
+
+
 class Encoded(NamedTuple):
     ids: tf.Tensor  # (N, S) int32, EOS-ended, PAD-padded
-    tokens: tf.RaggedTensor  # (N, None) the source words kept (before the lookup)
+    tokens: tf.RaggedTensor  # (N, None) the source words or pieces kept
     truncated: tf.Tensor  # (N,) bool: the sentence had more than max_tokens tokens
 
 
@@ -38,8 +46,7 @@ class TextEncoder(tf.Module):
     def __init__(
         self, tokenizer: Tokenizer, vocab: Vocabulary, max_tokens: int | None = MAX_SOURCE_TOKENS
     ) -> None:
-        if max_tokens is not None and max_tokens < 1:
-            raise ValueError("max_tokens must be >= 1")
+        _check_limit(max_tokens)
         super().__init__()
         self.tokenizer = tokenizer
         self.table = vocab.lookup_table()
@@ -87,9 +94,7 @@ def output_tokens(
             source, tf.argmax(attention, axis=2, output_type=tf.int32), batch_dims=1
         )
         words = tf.where(tf.equal(ids, UNK_ID) & tf.not_equal(attended, ""), attended, words)
-    before_eos = tf.equal(tf.cumsum(tf.cast(tf.equal(ids, EOS_ID), tf.int32), axis=1), 0)
-    keep = before_eos & tf.not_equal(ids, PAD_ID) & tf.not_equal(ids, BOS_ID)
-    return tf.ragged.boolean_mask(words, keep)
+    return tf.ragged.boolean_mask(words, _kept(ids))
 
 
 def detokenize(tokens: tf.RaggedTensor) -> tf.Tensor:
@@ -97,3 +102,110 @@ def detokenize(tokens: tf.RaggedTensor) -> tf.Tensor:
     text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
     text = tf.strings.regex_replace(text, _NO_SPACE_BEFORE, r"\1")
     return tf.strings.regex_replace(text, _NO_SPACE_AFTER, r"\1")
+
+
+def _cut(ids: tf.RaggedTensor, max_tokens: int | None) -> tuple[tf.RaggedTensor, tf.Tensor]:
+    if max_tokens is None:
+        return ids, tf.zeros([ids.nrows()], tf.bool)
+    return ids[:, :max_tokens], ids.row_lengths() > max_tokens
+
+
+def _with_eos(ids: tf.RaggedTensor) -> tf.Tensor:
+    eos = tf.fill([ids.nrows(), 1], EOS_ID)
+    return tf.concat([ids, tf.RaggedTensor.from_tensor(eos)], axis=1).to_tensor(PAD_ID)
+
+
+def _kept(ids: tf.Tensor) -> tf.Tensor:
+    """(N, T) bool: the output positions before the first EOS that are not PAD or BOS."""
+    before_eos = tf.equal(tf.cumsum(tf.cast(tf.equal(ids, EOS_ID), tf.int32), axis=1), 0)
+    return before_eos & tf.not_equal(ids, PAD_ID) & tf.not_equal(ids, BOS_ID)
+
+
+def _before_eos(ids: tf.Tensor) -> tf.RaggedTensor:
+    ids = tf.convert_to_tensor(ids, tf.int32)
+    return tf.ragged.boolean_mask(ids, _kept(ids))
+
+
+class WordCodec(tf.Module):
+    """Word tokens, one vocabulary per language; output UNKs copy the most-attended word."""
+
+    units = "word"
+
+    def __init__(
+        self,
+        source: tuple[Tokenizer, Vocabulary],
+        target: tuple[Tokenizer, Vocabulary],
+        max_tokens: int | None = MAX_SOURCE_TOKENS,
+    ) -> None:
+        super().__init__()
+        self.source = TextEncoder(*source, max_tokens)
+        self.target = TextEncoder(*target, max_tokens=None)
+        self.target_words = tf.constant(target[1].tokens)
+        self.lowercase = source[0].lowercase
+        self.sizes = (len(source[1]), len(target[1]))
+
+    @property
+    def max_tokens(self) -> int | None:
+        return self.source.max_tokens
+
+    @max_tokens.setter
+    def max_tokens(self, value: int | None) -> None:
+        _check_limit(value)
+        self.source.max_tokens = value
+
+    def encode(self, sentences: tf.Tensor) -> Encoded:
+        return self.source(sentences)
+
+    def encode_target(self, sentences: tf.Tensor) -> Encoded:
+        return self.target(sentences)
+
+    def decode(
+        self,
+        ids: tf.Tensor,
+        attention: tf.Tensor | None = None,
+        source_tokens: tf.RaggedTensor | None = None,
+    ) -> tf.Tensor:
+        return detokenize(output_tokens(ids, self.target_words, attention, source_tokens))
+
+    def pieces(self, ids: tf.Tensor) -> tf.Tensor:
+        return tf.gather(self.target_words, ids)
+
+
+class SubwordCodec(tf.Module):
+    """One cased SentencePiece model for both languages (:mod:`pipeline.text.subwords`)."""
+
+    units = "subword"
+    lowercase = False
+
+    def __init__(self, model: bytes, max_tokens: int | None = MAX_SOURCE_PIECES) -> None:
+        super().__init__()
+        _check_limit(max_tokens)
+        self.subwords = Subwords(model)
+        self.max_tokens = max_tokens
+        self.sizes = (self.subwords.size, self.subwords.size)
+
+    def _encode(self, sentences: tf.Tensor, max_tokens: int | None) -> Encoded:
+        ids, truncated = _cut(self.subwords.tokenize(sentences), max_tokens)
+        return Encoded(_with_eos(ids), self.subwords.pieces(ids), truncated)
+
+    def encode(self, sentences: tf.Tensor) -> Encoded:
+        return self._encode(sentences, self.max_tokens)
+
+    def encode_target(self, sentences: tf.Tensor) -> Encoded:
+        return self._encode(sentences, None)
+
+    def decode(
+        self,
+        ids: tf.Tensor,
+        attention: tf.Tensor | None = None,
+        source_tokens: tf.RaggedTensor | None = None,
+    ) -> tf.Tensor:
+        """Byte fallback leaves nothing unknown to copy, so attention is not needed."""
+        del attention, source_tokens
+        return self.subwords.detokenize(_before_eos(ids))
+
+    def pieces(self, ids: tf.Tensor) -> tf.Tensor:
+        return self.subwords.pieces(tf.maximum(tf.convert_to_tensor(ids, tf.int32), 0))
+
+
+Codec = WordCodec | SubwordCodec

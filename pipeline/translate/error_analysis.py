@@ -1,11 +1,11 @@
-"""Search errors versus model errors of beam search on the test split (``make error-analysis``).
+"""Search errors versus model errors of beam search on the test sets (``make error-analysis``).
 
 When the output ŷ is not a reference y*, either the search missed a better sentence (the
 model prefers y*: score(y*|x) > score(ŷ|x), so a wider beam could help) or the model itself
 prefers its wrong output (a better model is needed). Scores are the search's own,
 log P / lp(T) with the same length penalty, and raw log P as a second view. With several
 references, y* is the one the model likes best. References are encoded like the training
-targets: the target vocabulary (UNK for unknown words) and a final EOS.
+targets, by the model's codec (pieces, or words with UNK) with a final EOS.
 
 Writes ``reports/error_analysis.{md,json}`` with the shares and a few examples of each kind.
 """
@@ -16,7 +16,7 @@ import argparse
 import logging
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -26,14 +26,16 @@ from pipeline.config import setup_logging
 from pipeline.io import check_writable, write_report
 from pipeline.text import PAD_ID
 from pipeline.translate.beam import length_penalty_fn, score_targets
-from pipeline.translate.codec import TextEncoder
+from pipeline.translate.codec import Encoded
 from pipeline.translate.evaluate import (
+    TEST_SETS,
     Setting,
     add_args,
     decode_function,
     length_sorted_batches,
     load_setup,
     pad_rows,
+    report_stem,
     run_decoding,
     to_text,
 )
@@ -80,7 +82,7 @@ def score_all(model: Translator, source_ids: tf.Tensor, target_ids: tf.Tensor) -
 
 def analyse(
     model: Translator,
-    encoder: TextEncoder,
+    encode_target: Callable[[tf.Tensor], Encoded],
     source_ids: tf.Tensor,
     sources: Sequence[str],
     references: Sequence[Sequence[str]],
@@ -90,7 +92,7 @@ def analyse(
 ) -> dict[str, Any]:
     penalty = length_penalty_fn(setting.penalty, setting.alpha)
     owner = [i for i, refs in enumerate(references) for _ in refs]
-    ref_ids = encoder(tf.constant([r for refs in references for r in refs])).ids
+    ref_ids = encode_target(tf.constant([r for refs in references for r in refs])).ids
     ref_raw = score_all(model, tf.gather(source_ids, owner), ref_ids)
     hyp_ids = tf.constant(pad_rows(hypotheses))
     hyp_raw = score_all(model, source_ids, hyp_ids)
@@ -145,10 +147,15 @@ def analyse(
 
 
 def markdown(report: dict[str, Any]) -> str:
+    lines = ["# Search errors vs model errors", "", f"Model `{report['model_dir']}`.", ""]
+    for name, result in report["sets"].items():
+        lines += [f"## {TEST_SETS[name]}", "", *_section(result)]
+    return "\n".join(lines)
+
+
+def _section(report: dict[str, Any]) -> list[str]:
     lines = [
-        "# Search errors vs model errors",
-        "",
-        f"Model `{report['model_dir']}`, {report['setting']}, {report['sentences']} test "
+        f"{report['setting']}, {report['sentences']} test "
         f"sources. {report['correct']} outputs equal a reference; of the "
         f"{report['errors']} others:",
         "",
@@ -164,7 +171,7 @@ def markdown(report: dict[str, Any]) -> str:
         "",
     ]
     for kind in ("search", "model"):
-        lines += [f"## {kind.capitalize()} errors", ""]
+        lines += [f"### {kind.capitalize()} errors", ""]
         if not report["examples"][kind]:
             lines.append("None.")
         for ex in report["examples"][kind]:
@@ -174,7 +181,7 @@ def markdown(report: dict[str, Any]) -> str:
                 f"  - output ({ex['output_score']:.3f}): {ex['output']}",
             ]
         lines.append("")
-    return "\n".join(lines)
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,20 +203,19 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", err)
         return 1
     setting = Setting(args.beam_size, args.alpha)
-    batches, order = length_sorted_batches(setup.source_ids, setting.beam_size)
-    decoded = run_decoding(decode_function(setup.model, setting), batches, order)
-    hypotheses = decoded.tokens
-    texts = to_text(hypotheses, setup.target_vocab, decoded.attention, setup.source_tokens)
-    encoder = TextEncoder(setup.target_tokenizer, setup.target_vocab, max_tokens=None)
-    report = {
-        "model_dir": str(setup.model_dir),
-        **analyse(
-            setup.model, encoder, setup.source_ids, setup.test.sources, setup.test.references,
-            hypotheses, texts, setting,
-        ),
-    }  # fmt: skip
+    sets = {}
+    for name, test in setup.tests.items():
+        source = setup.sources[name]
+        batches, order = length_sorted_batches(source.ids, setting.beam_size)
+        decoded = run_decoding(decode_function(setup.model, setting), batches, order)
+        texts = to_text(decoded.tokens, setup.codec, decoded.attention, source.tokens)
+        sets[name] = analyse(
+            setup.model, setup.codec.encode_target, source.ids, test.sources, test.references,
+            decoded.tokens, texts, setting,
+        )  # fmt: skip
+    report = {"model_dir": str(setup.model_dir), "sets": sets}
     text = markdown(report)
-    write_report(setup.paths.reports, "error_analysis", report, text)
+    write_report(setup.paths.reports, report_stem(setup.model_dir, "error_analysis"), report, text)
     print(text)
     return 0
 

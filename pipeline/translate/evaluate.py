@@ -1,14 +1,16 @@
-"""BLEU of the trained translator on the test split, over decoding settings (``make bleu``).
+"""BLEU of the trained translator on both test sets, over decoding settings (``make bleu``).
 
 Decodes the test sources greedily and with beam search over beam sizes x length penalties,
 and scores every run with our corpus BLEU beside sacrebleu's (they must agree), chrF and
-the decoding speed. Writes ``reports/bleu.{md,json}`` and prints the table.
+the decoding speed. Writes ``reports/bleu[_<run>].{md,json}`` and prints the tables.
 
-Each test source keeps all its English translations in the data, so BLEU is
-multi-reference. The model reads and writes lowercase text with plain apostrophes (its
-tokenizer folds both), so hypotheses and references are compared after the same folding;
-the signature says ``case:lc``. Sources go through :mod:`pipeline.translate.codec`, as in
-the SavedModel, so these are the exported model's scores.
+The test sets: Ding's dictionary sentences (each source keeps all its English translations,
+so BLEU is multi-reference) and the software localization messages. BLEU is given cased
+(sacrebleu's default, against the references as they are) and lowercased with apostrophes
+unified (``case:lc``): a word model reads and writes lowercase text, so only the second
+compares it with a cased subword model. Sources go through the model's codec
+(:mod:`pipeline.translate.codec`), as in the SavedModel, so these are the exported model's
+scores.
 """
 
 from __future__ import annotations
@@ -25,20 +27,15 @@ from typing import Any, NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from pipeline.config import PRESETS, Paths, paths_from_args, setup_logging
+from pipeline.config import PRESETS, Paths, TranslateConfig, paths_from_args, setup_logging
 from pipeline.data.load import load
 from pipeline.io import check_writable, write_report
 from pipeline.metrics import bench_bleu, corpus_bleu
-from pipeline.text import PAD_ID, Tokenizer, Vocabulary
+from pipeline.text import PAD_ID
+from pipeline.tokenize import TFDS_SPLIT
 from pipeline.translate.beam import LengthPenalty, beam_search, greedy_decode
 from pipeline.translate.cli import add_model_args, model_dir_from_args
-from pipeline.translate.codec import (
-    MAX_SOURCE_TOKENS,
-    TextEncoder,
-    detokenize,
-    max_target_len,
-    output_tokens,
-)
+from pipeline.translate.codec import Codec, Encoded, max_target_len
 from pipeline.translate.decode_bench import bench_batching
 from pipeline.translate.model import Translator
 from pipeline.translate.saved import load_trained
@@ -89,11 +86,13 @@ def group_references(pairs: Sequence[tuple[str, str]]) -> EvalSet:
     return EvalSet(list(grouped), list(grouped.values()))
 
 
-def load_test_set(data_dir: Path, dataset: str, source: str, target: str) -> EvalSet:
-    """The raw test sentences from the TFDS dataset (the ids in the records carry UNKs)."""
+def load_test_set(
+    data_dir: Path, dataset: str, source: str, target: str, split: str = "test"
+) -> EvalSet:
+    """The raw test sentences of a TFDS split (the ids in the records carry UNKs)."""
     pairs = [
         (ex[source].numpy().decode("utf-8"), ex[target].numpy().decode("utf-8"))
-        for ex in load(dataset, "test", data_dir=data_dir)
+        for ex in load(dataset, split, data_dir=data_dir)
     ]
     return group_references(pairs)
 
@@ -118,7 +117,7 @@ def folded(
 
 
 def score_bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> dict[str, Any]:
-    """Our BLEU, sacrebleu's BLEU and chrF on folded text, and the sacrebleu signature."""
+    """Our BLEU beside sacrebleu's, on folded text and cased; chrF; the signatures."""
     from sacrebleu.metrics import BLEU, CHRF
 
     hyps, streams = folded(hypotheses, references)
@@ -127,14 +126,21 @@ def score_bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -
     theirs = metric.corpus_score(hyps, streams)
     chrf = CHRF().corpus_score(hyps, streams)
     signature = str(metric.get_signature()).replace("case:mixed", "case:lc")
+    raw_streams = reference_streams(references)
+    cased = corpus_bleu(list(hypotheses), raw_streams)
+    cased_theirs = metric.corpus_score(list(hypotheses), raw_streams)
     return {
         "bleu": ours.score,
         "sacrebleu": theirs.score,
         "equal": abs(ours.score - theirs.score) < 1e-9,
+        "bleu_cased": cased.score,
+        "sacrebleu_cased": cased_theirs.score,
+        "equal_cased": abs(cased.score - cased_theirs.score) < 1e-9,
         "chrf": chrf.score,
         "bp": ours.bp,
         "ratio": ours.ratio,
         "signature": signature,
+        "signature_cased": str(metric.get_signature()),
     }
 
 
@@ -205,12 +211,12 @@ def pad_rows(rows: Sequence[np.ndarray]) -> np.ndarray:
 
 def to_text(
     ids: Sequence[np.ndarray],
-    vocab: Vocabulary,
+    codec: Codec,
     attention: Sequence[np.ndarray] | None = None,
     source_tokens: tf.RaggedTensor | None = None,
 ) -> list[str]:
     """Output ids -> detokenized translations, as the SavedModel writes them (with the
-    attention and source words, output UNKs become the most-attended source word)."""
+    attention and source words, a word model's output UNKs become the most-attended word)."""
     weights = None
     if attention is not None:
         weights = np.zeros(
@@ -223,96 +229,113 @@ def to_text(
         )
         for i, a in enumerate(attention):
             weights[i, : a.shape[0], : a.shape[1]] = a
-    texts = detokenize(
-        output_tokens(pad_rows(ids), tf.constant(vocab.tokens), weights, source_tokens)
-    )
+    texts = codec.decode(pad_rows(ids), weights, source_tokens)
     return [t.decode("utf-8") for t in texts.numpy()]
 
 
 def evaluate(
     model: Translator,
-    target_vocab: Vocabulary,
-    source_ids: tf.Tensor,
+    codec: Codec,
+    source: Encoded,
     test: EvalSet,
     grid: Sequence[Setting] = GRID,
-    bench_sentences: int | None = None,
     *,
-    source_tokens: tf.RaggedTensor | None = None,
+    metric: str = "bleu",
 ) -> dict[str, Any]:
-    """Every setting of ``grid`` on the test set; ``source_tokens`` (the words behind
-    ``source_ids``) lets output UNKs copy the source word they attend to, as the export does.
-
-    The batching benchmark decodes the first ``bench_sentences`` sources (None: all, the
-    workload ``make bleu`` runs); a small sample makes few mixed-length batches, whose last
-    steps run a handful of rows and flatter decoding one sentence at a time."""
+    """Every setting of ``grid`` on one test set; the best row is chosen by ``metric``
+    ("bleu" lowercased, or "bleu_cased"). ``source.tokens`` lets a word model's output UNKs
+    copy the source word they attend to, as the export does."""
     rows = []
     best: tuple[float, str, list[str]] = (-1.0, "", [])
     for setting in grid:
-        batches, order = length_sorted_batches(source_ids, setting.beam_size)
+        batches, order = length_sorted_batches(source.ids, setting.beam_size)
         decoded = run_decoding(decode_function(model, setting), batches, order)
-        hypotheses = to_text(decoded.tokens, target_vocab, decoded.attention, source_tokens)
-        seconds = decoded.seconds
+        hypotheses = to_text(decoded.tokens, codec, decoded.attention, source.tokens)
         row = {
             "setting": setting.name,
             "beam_size": setting.beam_size,
             "alpha": setting.alpha,
             "penalty": setting.penalty,
             **score_bleu(hypotheses, test.references),
-            "seconds": seconds,
-            "sentences_per_second": len(hypotheses) / seconds,
+            "seconds": decoded.seconds,
+            "sentences_per_second": len(hypotheses) / decoded.seconds,
         }
-        log.info("%s: BLEU %.2f chrF %.1f", setting.name, row["bleu"], row["chrf"])
+        log.info(
+            "%s: BLEU %.2f (cased %.2f) chrF %.1f",
+            setting.name, row["bleu"], row["bleu_cased"], row["chrf"],
+        )  # fmt: skip
         rows.append(row)
-        if row["bleu"] > best[0]:
-            best = (row["bleu"], setting.name, hypotheses)
-    bench = Setting(5, 0.6)
-    bench_batches, _ = length_sorted_batches(source_ids[:bench_sentences], bench.beam_size)
-    batching = bench_batching(decode_function(model, bench), bench_batches)
+        if row[metric] > best[0]:
+            best = (row[metric], setting.name, hypotheses)
     _, best_setting, best_hypotheses = best
-    bleu_timing = bench_bleu(*folded(best_hypotheses, test.references))
     return {
         "sentences": len(test.sources),
         "pairs": sum(len(refs) for refs in test.references),
         "max_references": max(len(refs) for refs in test.references),
+        "metric": metric,
         "results": rows,
         "best": best_setting,
-        # The same output scored without folding, against the references as they are.
-        "best_unfolded_bleu": corpus_bleu(
-            best_hypotheses, reference_streams(test.references)
-        ).score,
-        "batching": batching,
-        "bleu_timing": bleu_timing,
+        "examples": [
+            {"source": src, "output": out, "references": refs}
+            for src, out, refs in zip(
+                test.sources[:5], best_hypotheses[:5], test.references[:5], strict=True
+            )
+        ],
+        "bleu_timing": bench_bleu(*folded(best_hypotheses, test.references)),
     }
 
 
-def markdown(report: dict[str, Any]) -> str:
-    rows = report["results"]
+def batching_figure(model: Translator, source_ids: tf.Tensor, sentences: int | None) -> dict:
+    """Beam 5 over the first ``sentences`` sources (None: all, the workload ``make bleu``
+    runs), batched against one at a time; a small sample makes few mixed-length batches,
+    whose last steps run a handful of rows and flatter decoding one sentence at a time."""
+    bench = Setting(5, 0.6)
+    batches, _ = length_sorted_batches(source_ids[:sentences], bench.beam_size)
+    return bench_batching(decode_function(model, bench), batches)
+
+
+def _table(result: dict[str, Any]) -> list[str]:
     lines = [
-        "# Translation BLEU on the test split",
-        "",
-        f"Model `{report['model_dir']}`; {report['sentences']} test sources with "
-        f"{report['pairs']} references (up to {report['max_references']} per source). "
-        "Text is lowercased and apostrophes unified on both sides (the model's tokenizer "
-        "folds them).",
-        "",
-        f"Signature: `{rows[0]['signature']}`",
-        "",
-        "| decoding | BLEU (ours) | sacreBLEU | equal | chrF | BP | sent/s |",
-        "|---|---:|---:|:-:|---:|---:|---:|",
+        "| decoding | BLEU lc (ours) | sacreBLEU lc | BLEU cased (ours) | sacreBLEU cased "
+        "| equal | chrF | BP | sent/s |",
+        "|---|---:|---:|---:|---:|:-:|---:|---:|---:|",
     ]
-    for r in rows:
+    for r in result["results"]:
+        equal = r["equal"] and r["equal_cased"]
         lines.append(
             f"| {r['setting']} | {r['bleu']:.2f} | {r['sacrebleu']:.2f} | "
-            f"{'yes' if r['equal'] else 'NO'} | {r['chrf']:.1f} | {r['bp']:.3f} | "
-            f"{r['sentences_per_second']:.1f} |"
+            f"{r['bleu_cased']:.2f} | {r['sacrebleu_cased']:.2f} | {'yes' if equal else 'NO'} "
+            f"| {r['chrf']:.1f} | {r['bp']:.3f} | {r['sentences_per_second']:.1f} |"
         )
-    b, t = report["batching"], report["bleu_timing"]
+    return lines
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [
+        "# Translation BLEU",
+        "",
+        f"Model `{report['model_dir']}` ({report['tokens']} tokens). BLEU lc: lowercased, "
+        "apostrophes unified on both sides; cased: against the references as they are.",
+    ]
+    for name, result in report["sets"].items():
+        rows = result["results"]
+        lines += [
+            "",
+            f"## {TEST_SETS[name]}",
+            "",
+            f"{result['sentences']} sources with {result['pairs']} references (up to "
+            f"{result['max_references']} per source). Signatures: `{rows[0]['signature']}`, "
+            f"`{rows[0]['signature_cased']}`.",
+            "",
+            *_table(result),
+            "",
+            f"Best by {'cased' if result['metric'] == 'bleu_cased' else 'lowercased'} "
+            f"BLEU: {result['best']}.",
+        ]
+    b, t = report["batching"], report["sets"]["test"]["bleu_timing"]
     lines += [
         "",
-        f"Best: {report['best']}; against the references as they are (mixed case, "
-        f"typographic apostrophes), its BLEU is {report['best_unfolded_bleu']:.2f}.",
-        "",
-        f"Beam 5 decoding of {b['sentences']} sentences: {b['batched_s']:.2f} s in "
+        f"Beam 5 decoding of {b['sentences']} Ding test sentences: {b['batched_s']:.2f} s in "
         f"{b['batches']} batch(es) vs {b['one_by_one_s']:.2f} s one at a time "
         f"(**{b['speedup']:.1f}x** from batching; each the best of {b['repeats']} "
         "passes after a warm-up).",
@@ -324,40 +347,62 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# Our split name -> (title, the metric its best row is chosen by, its decoding grid).
+TEST_SETS = {
+    "test": "Ding test (dictionary example sentences)",
+    "loc_test": "Localization test (software messages)",
+}
+METRIC = {"test": "bleu", "loc_test": "bleu_cased"}
+LOC_GRID: tuple[Setting, ...] = (
+    Setting(0),
+    *(Setting(5, a) for a in (0.0, 0.6, 1.0)),
+    Setting(10, 0.6),
+)
+
+
 @dataclass(frozen=True)
 class Setup:
-    """What the evaluation CLIs share: the trained model, its test set, encoded sources."""
+    """What the evaluation CLIs share: the trained model, its codec, the encoded test sets."""
 
     paths: Paths
     model_dir: Path
     model: Translator
-    target_vocab: Vocabulary
-    target_tokenizer: Tokenizer
-    test: EvalSet
-    source_ids: tf.Tensor
-    source_tokens: tf.RaggedTensor  # the source words behind source_ids (no EOS)
+    codec: Codec
+    config: TranslateConfig
+    tests: dict[str, EvalSet]
+    sources: dict[str, Encoded]
 
 
 def load_setup(args: argparse.Namespace) -> Setup:
     paths = paths_from_args(args)
-    tokenize = PRESETS[args.preset].tokenize
+    dataset = PRESETS[args.preset].tokenize.translate_dataset
     model_dir = model_dir_from_args(args)
-    model, source_vocab, target_vocab, config = load_trained(model_dir)
-    lowercase = tokenize.lowercase
-    test = load_test_set(paths.tfds, tokenize.translate_dataset, config.source, config.target)
-    if args.limit:
-        test = EvalSet(test.sources[: args.limit], test.references[: args.limit])
-    encoder = TextEncoder(Tokenizer(config.source, lowercase), source_vocab, MAX_SOURCE_TOKENS)
-    encoded = encoder(tf.constant(test.sources))
-    return Setup(
-        paths, model_dir, model, target_vocab, Tokenizer(config.target, lowercase), test,
-        encoded.ids, encoded.tokens,
-    )  # fmt: skip
+    model, codec, config = load_trained(model_dir)
+    tests, sources = {}, {}
+    for name in args.sets:
+        split = TFDS_SPLIT[name]
+        test = load_test_set(paths.tfds, dataset, config.source, config.target, split)
+        if args.limit:
+            test = EvalSet(test.sources[: args.limit], test.references[: args.limit])
+        tests[name], sources[name] = test, codec.encode(tf.constant(test.sources))
+    return Setup(paths, model_dir, model, codec, config, tests, sources)
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
     add_model_args(parser)
     parser.add_argument("--limit", type=int, help="only the first N test sources (quick runs)")
+    parser.add_argument(
+        "--sets",
+        type=lambda s: tuple(filter(None, s.split(","))),
+        default=tuple(TEST_SETS),
+        help="comma-separated test sets (default: %(default)s)",
+    )
+
+
+def report_stem(model_dir: Path, name: str) -> str:
+    """``bleu`` for the default model's folder, ``bleu_<run>`` for another run's."""
+    run = model_dir.parent.name if model_dir.name == "best" else model_dir.name
+    return name if run == "de-en" else f"{name}_{run.replace('-', '_')}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -377,22 +422,24 @@ def main(argv: list[str] | None = None) -> int:
     tf.get_logger().setLevel(logging.ERROR)  # one decoder per setting reads as "retracing"
     try:
         setup = load_setup(args)
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, KeyError) as err:
         log.error("%s", err)
         return 1
+    sets = {}
+    for name, test in setup.tests.items():
+        grid = GRID if name == "test" else LOC_GRID
+        sets[name] = evaluate(
+            setup.model, setup.codec, setup.sources[name], test, grid, metric=METRIC[name]
+        )
+    first = next(iter(setup.sources.values()))
     report = {
         "model_dir": str(setup.model_dir),
-        **evaluate(
-            setup.model,
-            setup.target_vocab,
-            setup.source_ids,
-            setup.test,
-            bench_sentences=args.bench_sentences,
-            source_tokens=setup.source_tokens,
-        ),
+        "tokens": setup.config.tokens,
+        "sets": sets,
+        "batching": batching_figure(setup.model, first.ids, args.bench_sentences),
     }
     text = markdown(report)
-    write_report(setup.paths.reports, "bleu", report, text)
+    write_report(setup.paths.reports, report_stem(setup.model_dir, "bleu"), report, text)
     print(text)
     return 0
 

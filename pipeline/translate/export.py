@@ -1,7 +1,12 @@
 """The trained translator as a SavedModel that takes raw sentences and returns translations.
 
 Tokenization, vocabulary lookup, beam search and detokenization all run in the graph
-(:mod:`pipeline.translate.codec`), so a program that never imports ``pipeline`` can use it::
+(:mod:`pipeline.translate.codec`), so a program that never imports ``pipeline`` can use it.
+The subword model's SentencePiece ops come from TF Text, which registers them on import, so
+such a program imports ``tensorflow_text`` before loading::
+
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers the SentencePiece ops)
 
     translator = tf.saved_model.load("saved_models/translator/1")
     out = translator.signatures["serving_default"](
@@ -18,9 +23,11 @@ return ``translations`` (N,) string, ``scores`` (N,) log P / lp(T) as ranked by 
 over the columns of the source tokens (EOS included), ``source_tokens`` (N, S) and
 ``target_tokens`` (N, T), padded with "", to label the attention, and ``truncated`` (N,) bool.
 
-Any input is translated: unknown words become UNK (and an output UNK becomes the source word
-it attends to most, see :func:`codec.output_tokens`), input longer than ``max_source_tokens``
-words is cut (``truncated`` says so), and an empty or blank line gives an empty translation.
+Any input is translated: a subword model spells an unseen character as its bytes; a word
+model maps unknown words to UNK (and an output UNK becomes the source word it attends to
+most, see :func:`codec.output_tokens`). Input longer than ``max_source_tokens`` units is cut
+(``truncated`` says so), and an empty or blank line gives an empty translation. Output is
+cased for a subword model, lowercase for a word model trained on lowercased text.
 A beam size outside 1..max_beam or a negative alpha is an InvalidArgumentError, and so is
 ``sentences`` that is not a 1-D batch (a scalar string: wrap it in a list).
 
@@ -37,19 +44,13 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from pipeline.config import PRESETS, Paths, paths_from_args, setup_logging
+from pipeline.config import Paths, paths_from_args, setup_logging
 from pipeline.io import atomic_path, check_writable
 from pipeline.serving import assert_batch
-from pipeline.text import EOS_ID, PAD_ID, Tokenizer, Vocabulary
+from pipeline.text import EOS_ID, PAD_ID
 from pipeline.translate.beam import beam_search
 from pipeline.translate.cli import add_model_args, model_dir_from_args
-from pipeline.translate.codec import (
-    MAX_SOURCE_TOKENS,
-    TextEncoder,
-    detokenize,
-    max_target_len,
-    output_tokens,
-)
+from pipeline.translate.codec import Codec, max_target_len
 from pipeline.translate.model import Translator
 from pipeline.translate.saved import load_trained
 
@@ -64,16 +65,14 @@ class ExportedTranslator(tf.Module):
     def __init__(
         self,
         model: Translator,
-        encoder: TextEncoder,
-        target_vocab: Vocabulary,
+        codec: Codec,
         max_beam: int = MAX_BEAM,
     ) -> None:
         super().__init__()
         if max_beam < 1:
             raise ValueError("max_beam must be >= 1")
         self.model = model
-        self.encoder = encoder
-        self.target_tokens = tf.constant(target_vocab.tokens)
+        self.codec = codec
         self.max_beam = max_beam
         self.default_beam = min(DEFAULT_BEAM, max_beam)
 
@@ -107,7 +106,7 @@ class ExportedTranslator(tf.Module):
         with tf.control_dependencies(checks):  # before the search can fail on its own
             beam_size, alpha = tf.identity(beam_size), tf.identity(alpha)
             sentences = tf.identity(sentences)
-        encoded = self.encoder(sentences)
+        encoded = self.codec.encode(sentences)
         rows = tf.shape(sentences)[0]
         # The search needs at least one row; an empty batch searches a dummy one.
         ids = tf.cond(rows > 0, lambda: encoded.ids, lambda: tf.fill([1, 1], EOS_ID))
@@ -115,16 +114,12 @@ class ExportedTranslator(tf.Module):
         ids = out["tokens"][:rows, 0]
         attention = out["attention"][:rows, 0]
         blank = tf.equal(encoded.tokens.row_lengths(), 0)  # nothing to translate
-        words = tf.where(tf.equal(ids, PAD_ID), "", tf.gather(self.target_tokens, ids))
+        words = tf.where(tf.equal(ids, PAD_ID), "", self.codec.pieces(ids))
         source_words = tf.concat(
             [encoded.tokens, tf.fill([encoded.tokens.nrows(), 1], "</s>")], axis=1
         )
         return {
-            "translations": tf.where(
-                blank,
-                "",
-                detokenize(output_tokens(ids, self.target_tokens, attention, encoded.tokens)),
-            ),
+            "translations": tf.where(blank, "", self.codec.decode(ids, attention, encoded.tokens)),
             "scores": tf.where(blank, 0.0, out["scores"][:rows, 0]),
             "log_probs": tf.where(blank, 0.0, out["log_probs"][:rows, 0]),
             "attention": tf.where(blank[:, None, None], 0.0, attention),
@@ -154,15 +149,13 @@ def export(module: ExportedTranslator, dest: Path) -> Path:
 
 
 def run(
-    model_dir: Path,
-    dest: Path,
-    lowercase: bool = True,
-    max_beam: int = MAX_BEAM,
-    max_source_tokens: int = MAX_SOURCE_TOKENS,
+    model_dir: Path, dest: Path, max_beam: int = MAX_BEAM, max_source_tokens: int | None = None
 ) -> Path:
-    model, source_vocab, target_vocab, config = load_trained(model_dir)
-    encoder = TextEncoder(Tokenizer(config.source, lowercase), source_vocab, max_source_tokens)
-    return export(ExportedTranslator(model, encoder, target_vocab, max_beam), dest)
+    """``max_source_tokens`` None keeps the codec's own limit (100 words or 160 pieces)."""
+    model, codec, _ = load_trained(model_dir)
+    if max_source_tokens is not None:
+        codec.max_tokens = max_source_tokens
+    return export(ExportedTranslator(model, codec, max_beam), dest)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -181,8 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-source-tokens",
         type=int,
-        default=MAX_SOURCE_TOKENS,
-        help="longer input is cut to this many words (default: %(default)s)",
+        help="longer input is cut to this many units (default: 160 pieces or 100 words)",
     )
     return parser
 
@@ -194,9 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     dest = paths_from_args(args).saved_models / "translator" / str(args.version)
     if not check_writable(dest.parent):
         return 1
-    lowercase = PRESETS[args.preset].tokenize.lowercase
     try:
-        run(model_dir_from_args(args), dest, lowercase, args.max_beam, args.max_source_tokens)
+        run(model_dir_from_args(args), dest, args.max_beam, args.max_source_tokens)
     except (FileNotFoundError, ValueError) as err:
         log.error("%s", err)
         return 1

@@ -1,8 +1,9 @@
-"""A trained translator on disk: weights checkpoint + ``translator.json`` + both vocabularies.
+"""A trained translator on disk: weights checkpoint + ``translator.json`` + its text codec.
 
-Training writes the best weights to ``runs/translate/<src>-<tgt>/best/``;
-:func:`load_trained` rebuilds the model from that folder alone (the vocabularies are copied
-in), for decoding, BLEU and export.
+Training writes the best weights to ``runs/translate/<run>/best/``; :func:`load_trained`
+rebuilds the model and its codec (:mod:`pipeline.translate.codec`) from that folder alone,
+for decoding, BLEU and export. The codec's files are copied in: the joint SentencePiece
+model of a subword translator, or both vocabularies of a word-level one.
 
 Variables are checkpointed by their position in ``model.weights`` rather than through
 Keras' object graph: TF's checkpoint tracking does not follow Keras 3 layers kept in lists
@@ -22,12 +23,15 @@ import tensorflow as tf
 from pipeline.checkpoints import indexed
 from pipeline.config import TranslateConfig
 from pipeline.io import write_json
-from pipeline.text import Vocabulary
+from pipeline.text import Tokenizer, Vocabulary
+from pipeline.text.subwords import load_model
+from pipeline.translate.codec import Codec, SubwordCodec, WordCodec
 from pipeline.translate.model import Translator
 
 META = "translator.json"
 SOURCE_VOCAB = "source_vocab.txt"
 TARGET_VOCAB = "target_vocab.txt"
+SUBWORD_MODEL = "subwords.model"
 
 
 def build_model(
@@ -47,28 +51,41 @@ def build_model(
     return model
 
 
+def codec_files(processed: Path, config: TranslateConfig) -> dict[str, Path]:
+    """The tokenize files a model of ``config.tokens`` needs, by their name in its folder."""
+    from pipeline import tokenize
+
+    if config.tokens == "subword":
+        return {SUBWORD_MODEL: processed / tokenize.SUBWORD_MODEL}
+    return {
+        SOURCE_VOCAB: processed / tokenize.vocab_file(config.source),
+        TARGET_VOCAB: processed / tokenize.vocab_file(config.target),
+    }
+
+
 def prepare_model_dir(
-    model_dir: Path, config: TranslateConfig, source_vocab: Path, target_vocab: Path
+    model_dir: Path, config: TranslateConfig, files: dict[str, Path], lowercase: bool
 ) -> None:
-    """Copy the vocabularies and write ``translator.json`` (weights come with each save)."""
+    """Copy the codec's files and write ``translator.json`` (weights come with each save)."""
     model_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source_vocab, model_dir / SOURCE_VOCAB)
-    shutil.copyfile(target_vocab, model_dir / TARGET_VOCAB)
-    write_json(
-        model_dir / META,
-        {
-            "config": asdict(config),
-            "source_vocab": SOURCE_VOCAB,
-            "target_vocab": TARGET_VOCAB,
-            "weights": "ckpt",
-        },
+    for name, source in files.items():
+        shutil.copyfile(source, model_dir / name)
+    meta = {"config": asdict(config), "lowercase": lowercase, "weights": "ckpt"}
+    write_json(model_dir / META, meta)
+
+
+def load_codec(files: dict[str, Path], config: TranslateConfig, lowercase: bool) -> Codec:
+    """The codec from its files, named as :func:`codec_files` names them."""
+    if config.tokens == "subword":
+        return SubwordCodec(load_model(files[SUBWORD_MODEL]))
+    return WordCodec(
+        (Tokenizer(config.source, lowercase), Vocabulary.load(files[SOURCE_VOCAB])),
+        (Tokenizer(config.target, lowercase), Vocabulary.load(files[TARGET_VOCAB])),
     )
 
 
-def load_trained(
-    path: str | os.PathLike[str],
-) -> tuple[Translator, Vocabulary, Vocabulary, TranslateConfig]:
-    """(model, source vocabulary, target vocabulary, config) from a model folder.
+def load_trained(path: str | os.PathLike[str]) -> tuple[Translator, Codec, TranslateConfig]:
+    """(model, codec, config) from a model folder.
 
     ``path`` is the folder holding ``translator.json`` (e.g. ``runs/translate/de-en/best``)
     or that file itself. Dropout is inactive unless a call passes ``training=True``.
@@ -82,12 +99,12 @@ def load_trained(
     known = {f.name for f in fields(TranslateConfig)}
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()}
     config = TranslateConfig(**{k: v for k, v in values.items() if k in known})
-    source_vocab = Vocabulary.load(model_dir / meta["source_vocab"])
-    target_vocab = Vocabulary.load(model_dir / meta["target_vocab"])
-    model = build_model(config, len(source_vocab), len(target_vocab))
+    names = codec_files(model_dir, config)
+    codec = load_codec({name: model_dir / name for name in names}, config, meta["lowercase"])
+    model = build_model(config, *codec.sizes)
     latest = tf.train.latest_checkpoint(str(model_dir / meta["weights"]))
     if latest is None:
         raise FileNotFoundError(f"no weights checkpoint under {model_dir / meta['weights']}")
     status = tf.train.Checkpoint(model=indexed(model.weights)).restore(latest)
     status.assert_existing_objects_matched()
-    return model, source_vocab, target_vocab, config
+    return model, codec, config

@@ -45,10 +45,10 @@ from pipeline.config import (
 )
 from pipeline.io import check_writable, write_json
 from pipeline.rnn import KINDS
-from pipeline.text import PAD_ID, Vocabulary
+from pipeline.text import PAD_ID
 from pipeline.translate import data
 from pipeline.translate.model import Translator
-from pipeline.translate.saved import build_model, prepare_model_dir
+from pipeline.translate.saved import build_model, codec_files, load_codec, prepare_model_dir
 
 log = logging.getLogger("pipeline.translate")
 
@@ -201,12 +201,14 @@ class Trainer:
 
 
 def run_name(config: TranslateConfig) -> str:
-    return f"{config.source}-{config.target}"
+    """``de-en`` for the default subword model, ``de-en-word`` for the word-level one."""
+    suffix = "" if config.tokens == "subword" else f"-{config.tokens}"
+    return f"{config.source}-{config.target}{suffix}"
 
 
 def report_name(config: TranslateConfig) -> str:
-    default = (config.source, config.target) == ("de", "en")
-    return "train_translate" if default else f"train_translate_{config.source}_{config.target}"
+    default = (config.source, config.target, config.tokens) == ("de", "en", "subword")
+    return "train_translate" if default else "train_translate_" + run_name(config).replace("-", "_")
 
 
 def training_batches(
@@ -239,11 +241,26 @@ def read_history(path: Path, up_to_step: int) -> list[dict[str, float]]:
     return [r for r in records if r["step"] <= up_to_step]
 
 
-def _load_vocabs(paths: Paths, config: TranslateConfig) -> tuple[Vocabulary, Vocabulary]:
-    return (
-        Vocabulary.load(paths.processed / tokenize.vocab_file(config.source)),
-        Vocabulary.load(paths.processed / tokenize.vocab_file(config.target)),
-    )
+def _tokenize_lowercase(paths: Paths) -> bool:
+    """Whether ``make tokenize`` lowercased the word-level records the model trains on."""
+    manifest = paths.processed / tokenize.MANIFEST
+    if not manifest.exists():
+        raise FileNotFoundError(f"{manifest} is missing; run `make tokenize` first")
+    return bool(json.loads(manifest.read_text(encoding="utf-8"))["config"]["lowercase"])
+
+
+def _dev_pairs(paths: Paths, config: TranslateConfig) -> tf.data.Dataset:
+    """Every dev split the data has (Ding's and the localization one): early stopping and
+    the learning-rate schedule watch both kinds of text."""
+    files = [
+        paths.processed / tokenize.translate_records(config.tokens, split)
+        for split in ("dev", "loc_dev")
+    ]
+    present = [f for f in files if f.exists()] or files[:1]
+    pairs = [data.read_pairs(f, config.source, config.target) for f in present]
+    for more in pairs[1:]:
+        pairs[0] = pairs[0].concatenate(more)
+    return pairs[0]
 
 
 def train(
@@ -260,18 +277,20 @@ def train(
     strategy = strategy or tf.distribute.get_strategy()
     chief = is_chief(strategy)
     keras.utils.set_random_seed(config.seed)
-    source_vocab, target_vocab = _load_vocabs(paths, config)
-    records = {
-        split: paths.processed / tokenize.TRANSLATE_RECORDS[split] for split in ("train", "dev")
-    }
-    train_pairs = data.read_pairs(records["train"], config.source, config.target)
-    dev = data.eval_batches(
-        data.read_pairs(records["dev"], config.source, config.target), config.batch_size
+    lowercase = _tokenize_lowercase(paths)
+    files = codec_files(paths.processed, config)
+    codec = load_codec(files, config, lowercase)
+    source_size, target_size = codec.sizes
+    train_pairs = data.read_pairs(
+        paths.processed / tokenize.translate_records(config.tokens, "train"),
+        config.source,
+        config.target,
     )
+    dev = data.eval_batches(_dev_pairs(paths, config), config.batch_size)
     run_dir = paths.runs / "translate" / run_name(config)
     # Non-chief workers must save too (saving is collective) but into throwaway folders.
     save_root = run_dir if chief else Path(tempfile.mkdtemp(prefix="translate_worker_"))
-    trainer = Trainer(config, len(source_vocab), len(target_vocab), strategy)
+    trainer = Trainer(config, source_size, target_size, strategy)
     manager = tf.train.CheckpointManager(trainer.checkpoint, str(save_root / "ckpt"), 2)
     best_dir = save_root / "best"
     best_manager = tf.train.CheckpointManager(trainer.weights_only, str(best_dir / "ckpt"), 1)
@@ -280,16 +299,11 @@ def train(
         trainer.checkpoint.restore(resume_from).assert_existing_objects_matched()
         log.info("resuming %s at step %d", resume_from, int(trainer.step))
     if chief:
-        prepare_model_dir(
-            best_dir,
-            config,
-            paths.processed / tokenize.vocab_file(config.source),
-            paths.processed / tokenize.vocab_file(config.target),
-        )
+        prepare_model_dir(best_dir, config, files, lowercase)
     params = sum(int(np.prod(v.shape)) for v in trainer.model.trainable_variables)
     log.info(
         "%s -> %s: vocabularies %d / %d, %s parameters, %d replica(s)",
-        config.source, config.target, len(source_vocab), len(target_vocab), f"{params:,}",
+        config.source, config.target, source_size, target_size, f"{params:,}",
         strategy.num_replicas_in_sync,
     )  # fmt: skip
 
@@ -431,8 +445,8 @@ def train(
         "replicas": strategy.num_replicas_in_sync,
         "model_dir": str(best_dir),
         "parameters": params,
-        "source_vocab_size": len(source_vocab),
-        "target_vocab_size": len(target_vocab),
+        "source_vocab_size": source_size,
+        "target_vocab_size": target_size,
         "dev_loss": round(dev_loss, 4),
         "dev_perplexity": round(math.exp(min(dev_loss, 50.0)), 2),
         "dev_tokens": dev_tokens,
@@ -471,6 +485,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_output_args(parser)
     parser.add_argument("--source", help="source language feature (default: de)")
     parser.add_argument("--target", help="target language feature (default: en)")
+    parser.add_argument(
+        "--tokens",
+        choices=tokenize.UNITS,
+        help="joint SentencePiece subwords (default), or a word vocabulary per language",
+    )
     parser.add_argument("--strategy", choices=STRATEGIES, default="default")
     parser.add_argument("--cell", choices=KINDS, help="encoder RNN kind (pipeline.rnn)")
     parser.add_argument("--encoder-layers", type=int)

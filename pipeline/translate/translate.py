@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the SentencePiece ops the SavedModel uses)
 
 from pipeline.config import setup_logging
 from pipeline.io import decode_lines, stdin_lines
