@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_datasets as tfds
 from tqdm import tqdm
 
 from pipeline import stamps
@@ -54,8 +55,16 @@ TRANSLATE_RECORDS = {
     "train": "translate/train.tfrecord",
     "dev": "translate/dev.tfrecord",
     "test": "translate/test.tfrecord",
+    "loc_dev": "translate/loc_dev.tfrecord",
+    "loc_test": "translate/loc_test.tfrecord",
 }
-TFDS_SPLIT = {"train": "train", "dev": "validation", "test": "test"}
+TFDS_SPLIT = {
+    "train": "train",
+    "dev": "validation",
+    "test": "test",
+    "loc_dev": "loc_validation",
+    "loc_test": "loc_test",
+}
 
 
 def vocab_file(lang: str) -> str:
@@ -172,10 +181,16 @@ def tokenize_translate(paths: Paths, config: TokenizeConfig) -> dict[str, Any]:
     """Vocabularies from the train split, one per language; every split encoded with EOS."""
     langs = config.translate_langs
     tokenizers = {lang: Tokenizer(lang, lowercase=config.lowercase) for lang in langs}
-    splits = {
-        name: load(config.translate_dataset, tfds_split, data_dir=paths.tfds)
-        for name, tfds_split in TFDS_SPLIT.items()
-    }
+    splits = {"train": load(config.translate_dataset, "train", data_dir=paths.tfds)}
+    # A dataset without some split (ted_hrlr_translate has no loc_*) gets empty records for it.
+    available = tfds.builder(config.translate_dataset, data_dir=str(paths.tfds)).info.splits
+    for name, tfds_split in TFDS_SPLIT.items():
+        if name != "train":
+            splits[name] = (
+                load(config.translate_dataset, tfds_split, data_dir=paths.tfds)
+                if tfds_split in available
+                else splits["train"].take(0)
+            )
     missing = [lang for lang in langs if lang not in splits["train"].element_spec]
     if missing:
         raise ValueError(
@@ -336,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--batch-size", type=int, help="lines per tokenization batch")
     parser.add_argument(
-        "--translate-dataset", help="TFDS name of the parallel corpus (default: ding_de_en)"
+        "--translate-dataset", help="TFDS name of the parallel corpus (default: de_en_translate)"
     )
     parser.add_argument(
         "--translate-langs",

@@ -108,7 +108,7 @@ def test_data_report_counts(built):
 
 def test_tfds_datasets_load_by_name(built):
     paths = built[0]
-    test = list(load("ding_de_en", "test", data_dir=paths.tfds).as_numpy_iterator())
+    test = list(load("de_en_translate", "test", data_dir=paths.tfds).as_numpy_iterator())
     assert len(test) == 3 and all(ex["de"].decode().startswith("Das ist Satz") for ex in test)
     folds = [
         ex["fold"] for ex in load("rt_polarity", "train", data_dir=paths.tfds).as_numpy_iterator()
@@ -149,7 +149,7 @@ def test_translate_records_round_trip(built):
     records = tf.data.TFRecordDataset(str(paths.processed / tokenize.TRANSLATE_RECORDS["test"]))
     texts = {
         ex["de"].decode(): ex["en"].decode()
-        for ex in load("ding_de_en", "test", data_dir=paths.tfds).as_numpy_iterator()
+        for ex in load("de_en_translate", "test", data_dir=paths.tfds).as_numpy_iterator()
     }
     decoded = []
     for raw in records:

@@ -35,7 +35,7 @@ def _texts(name: str, split: str, *keys: str, limit: int = -1) -> list[tuple[str
 
 def test_translation_split_sizes_and_no_leakage():
     config = PRESETS["default"].data
-    splits = {name: _texts("ding_de_en", s, "de", "en") for name, s in tokenize.TFDS_SPLIT.items()}
+    splits = {n: _texts("de_en_translate", s, "de", "en") for n, s in tokenize.TFDS_SPLIT.items()}
     key = ding.sentence_key
     assert len({key(de) for de, _ in splits["test"]}) == config.n_test
     assert len({key(de) for de, _ in splits["dev"]}) == config.n_dev
@@ -47,8 +47,8 @@ def test_translation_split_sizes_and_no_leakage():
 
 @pytest.mark.parametrize(
     ("name", "split", "key", "lang"),
-    [("en_corpus", "train", "text", "en"), ("ding_de_en", "test", "de", "de"),
-     ("ding_de_en", "train", "en", "en"), ("rt_polarity", "train", "text", "en")],
+    [("en_corpus", "train", "text", "en"), ("de_en_translate", "test", "de", "de"),
+     ("de_en_translate", "train", "en", "en"), ("rt_polarity", "train", "text", "en")],
 )  # fmt: skip
 def test_graph_tokenizer_equals_nltk_on_real_text(name, split, key, lang):
     sample = [text for (text,) in _texts(name, split, key, limit=3000)]

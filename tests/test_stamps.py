@@ -95,7 +95,7 @@ def test_the_output_lists_name_what_later_stages_read(stage):
     tokenize.run(paths, PRESETS["smoke"].tokenize)
     data = _listed(paths, "data")
     assert "processed/translate/train.tsv" in data and "processed/corpus/en.tsv" in data
-    assert "tfds/ding_de_en/1.0.0/ding_de_en-train.tfrecord-00000-of-00001" in data
+    assert "tfds/de_en_translate/2.0.0/de_en_translate-train.tfrecord-00000-of-00001" in data
     assert all((paths.data / name).is_file() for name in data)
     assert _listed(paths, "tokenize") == [
         "processed/corpus/ids.npy",
@@ -115,7 +115,7 @@ def test_the_data_stamp_does_not_hang_on_the_bytes_of_tfds_shards(stage):
     paths, _ = stage
     stamp = stamps.stamp_path(paths.data, "data")
     before, mtime = stamp.read_text(), stamp.stat().st_mtime_ns
-    (shard,) = (paths.tfds / "ding_de_en").rglob("*-train.tfrecord-*")
+    (shard,) = (paths.tfds / "de_en_translate").rglob("*-train.tfrecord-*")
     records = [r.numpy() for r in tf.data.TFRecordDataset(str(shard))]
     with tf.io.TFRecordWriter(str(shard)) as writer:  # other bytes, the same examples
         for record in reversed(records):
