@@ -39,9 +39,11 @@ def test_translation_split_sizes_and_no_leakage():
     key = ding.sentence_key
     assert len({key(de) for de, _ in splits["test"]}) == config.n_test
     assert len({key(de) for de, _ in splits["dev"]}) == config.n_dev
-    held = splits["test"] + splits["dev"]
-    held_de, held_en = {key(de) for de, _ in held}, {key(en) for _, en in held}
-    assert not any(key(de) in held_de or key(en) in held_en for de, en in splits["train"])
+    assert len({key(de) for de, _ in splits["loc_test"]}) == config.n_loc_test
+    assert len({key(de) for de, _ in splits["loc_dev"]}) == config.n_loc_dev
+    for held in (splits["test"] + splits["dev"], splits["loc_test"] + splits["loc_dev"]):
+        held_de, held_en = {key(de) for de, _ in held}, {key(en) for _, en in held}
+        assert not any(key(de) in held_de or key(en) in held_en for de, en in splits["train"])
     assert len(splits["train"]) > 50_000
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import tensorflow as tf
-from test_pipeline_smoke import _fixture_artifacts
+from test_pipeline_smoke import DATA_CONFIG, _fixture_artifacts
 
 from pipeline import stamps, tokenize
 from pipeline.config import PRESETS, Paths
@@ -23,7 +23,7 @@ def stage(tmp_path):
     """Runs the data stage (``force`` and config overrides allowed) on fixture archives."""
     paths = Paths(data=tmp_path / "data", reports=tmp_path / "reports")
     artifacts = _fixture_artifacts(paths.raw)
-    base = dataclasses.replace(PRESETS["smoke"].data, corpus_sources=("gensim",))
+    base = DATA_CONFIG
 
     def run(force: bool = False, **config) -> dict:
         return data_stage.run(
@@ -101,6 +101,8 @@ def test_the_output_lists_name_what_later_stages_read(stage):
         "processed/corpus/ids.npy",
         "processed/polarity/mr.tfrecord",
         "processed/translate/dev.tfrecord",
+        "processed/translate/loc_dev.tfrecord",
+        "processed/translate/loc_test.tfrecord",
         "processed/translate/test.tfrecord",
         "processed/translate/train.tfrecord",
         "processed/vocab/corpus_en.txt",
