@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from fixtures_archives import make_deb, make_mo
 
-from pipeline.config import DataConfig
+from pipeline.config import DataConfig, Paths
+from pipeline.data import __main__ as data_stage
 from pipeline.data import build, catalogues, ding
 from pipeline.data.archives import ArchiveError
 from pipeline.data.ding import Pair
+from pipeline.data.registry import ARTIFACTS, CATALOGUE_PACKAGES
 
 
 def test_plural_forms_pair_with_msgid_plural_and_msgctxt_is_split_off():
@@ -166,3 +168,22 @@ def test_localization_splits_share_no_key_with_any_train_pair():
 def test_only_sentence_like_messages_are_held_out():
     assert catalogues.is_sentence_like(Pair("Die Datei ist weg.", "The file is gone.", "catalogue"))
     assert not catalogues.is_sentence_like(Pair("Datei öffnen", "Open the file now", "catalogue"))
+
+
+def test_an_unknown_catalogue_package_is_refused_before_any_fetch(tmp_path):
+    paths = Paths(data=tmp_path / "data", reports=tmp_path / "reports")
+    config = DataConfig(catalogues=("vlc-l10n", "no-such-package"))
+    with pytest.raises(ValueError, match=r"unknown catalogue packages \['no-such-package'\]"):
+        data_stage.run(paths, config)
+    assert not paths.data.exists()
+
+
+def test_every_catalogue_package_is_a_pinned_debian_artifact():
+    assert len(CATALOGUE_PACKAGES) == 83 and "libreoffice-l10n-de" in CATALOGUE_PACKAGES
+    for name in CATALOGUE_PACKAGES:
+        artifact = ARTIFACTS[name]
+        assert artifact.registry == "debian" and len(artifact.sha256) == 64
+        epochless = artifact.version.split(":")[-1]
+        assert artifact.filename.startswith(f"{artifact.package}_") and epochless in (
+            artifact.filename
+        ), name
