@@ -43,6 +43,11 @@ class DataConfig:
     n_test: int = 1000
     n_dev: int = 1000
     n_folds: int = 10
+    # Held-out localization messages (German sources) from the gettext catalogues.
+    n_loc_test: int = 1000
+    n_loc_dev: int = 1000
+    # Packages whose catalogues to use; empty means every one in registry.CATALOGUE_PACKAGES.
+    catalogues: tuple[str, ...] = ()
     # English corpus sources to use; empty means every source in pipeline.data.english.
     corpus_sources: tuple[str, ...] = ()
     min_corpus_tokens: int = 10_000_000
@@ -56,7 +61,7 @@ class TokenizeConfig:
     corpus_max_size: int = 100_000
     # Translation vocabularies, one per language, built on the training split only. Any
     # TFDS parallel corpus works, e.g. ted_hrlr_translate/pt_to_en with langs ("pt", "en").
-    translate_dataset: str = "ding_de_en"
+    translate_dataset: str = "de_en_translate"
     translate_langs: tuple[str, ...] = ("de", "en")
     translate_min_count: int = 2
     translate_max_size: int = 30_000
@@ -219,7 +224,7 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "smoke": Preset(
-        DataConfig(n_test=3, n_dev=3, n_folds=2, min_corpus_tokens=0),
+        DataConfig(n_test=3, n_dev=3, n_loc_test=2, n_loc_dev=2, n_folds=2, min_corpus_tokens=0),
         TokenizeConfig(
             corpus_min_count=1, translate_min_count=1, translate_subword_size=300, batch_size=16
         ),

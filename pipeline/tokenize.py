@@ -454,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--batch-size", type=int, help="lines per tokenization batch")
     parser.add_argument(
-        "--translate-dataset", help="TFDS name of the parallel corpus (default: ding_de_en)"
+        "--translate-dataset", help="TFDS name of the parallel corpus (default: de_en_translate)"
     )
     parser.add_argument(
         "--translate-langs",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import tarfile
 import zipfile
 from pathlib import Path
@@ -49,3 +50,32 @@ def make_deb(path: Path, members: dict[str, bytes]) -> Path:
         + _ar_member("data.tar.xz", data)
     )
     return path
+
+
+def make_mo(messages: dict[str, str | list[str]], charset: str = "UTF-8") -> bytes:
+    """A gettext .mo as msgfmt writes it: little-endian, msgids sorted, a header entry first.
+
+    A key is ``msgid``, ``msgctxt\\x04msgid`` or ``msgid\\0msgid_plural`` (then the value is
+    the list of plural forms). An empty value is an entry without translation, which real
+    catalogues carry a few of; fuzzy entries cannot be written, as msgfmt leaves them out.
+    """
+    header = (
+        f"Project-Id-Version: fixture\nContent-Type: text/plain; charset={charset}\n"
+        "Plural-Forms: nplurals=2; plural=(n != 1);\n"
+    )
+    table = {b"": header.encode(charset)}
+    for key, value in messages.items():
+        forms = value if isinstance(value, list) else [value]
+        table[key.encode(charset)] = "\0".join(forms).encode(charset)
+    keys = sorted(table)
+    ids_at = 28
+    strs_at = ids_at + 8 * len(keys)
+    data = bytearray()
+    data_at = strs_at + 8 * len(keys)
+    ids, strs = [], []
+    for column, strings in ((ids, keys), (strs, [table[k] for k in keys])):
+        for s in strings:
+            column.append((len(s), data_at + len(data)))
+            data += s + b"\0"
+    head = struct.pack("<7I", 0x950412DE, 0, len(keys), ids_at, strs_at, 0, data_at)
+    return head + b"".join(struct.pack("<2I", *e) for e in ids + strs) + bytes(data)

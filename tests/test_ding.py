@@ -17,6 +17,7 @@ def test_sentences_phrases_and_notes():
     )
     assert stats.comments == 1
     assert pairs == [
+        ding.Pair("Haus", "house", "lexical"),
         ding.Pair("Das ist mein Haus.", "That is my house.", "sentence"),
         ding.Pair("ein großes Haus bauen", "to build a big house", "phrase"),
     ]
@@ -34,6 +35,41 @@ def test_synonyms_are_crossed_and_templates_dropped():
         ("Ich laufe.", "I am walking."),
     }
     assert stats.templates == 1
+
+
+def test_lexical_synonyms_pair_along_the_first_row_and_column():
+    # a real Ding line: three German and two English synonyms give 3 + 2 - 1 pairs, not 6
+    pairs, _ = parse(
+        "Schlüssel {m}; Schlüsselwort {n}; Chiffre {f} | Schlüssel {pl} :: key; cipher | keys"
+    )
+    assert [(p.de, p.en, p.kind) for p in pairs] == [
+        ("Schlüssel", "key", "lexical"),
+        ("Schlüssel", "cipher", "lexical"),
+        ("Schlüsselwort", "key", "lexical"),
+        ("Chiffre", "key", "lexical"),
+        ("Schlüssel", "keys", "lexical"),
+    ]
+
+
+def test_placeholders_leave_phrases_and_lexical_entries_but_not_sentences():
+    pairs, stats = parse(
+        "jdm. etw. geben; jdm. etw. schenken | jds. Freund | Gib es ihm (jdm.). | etw. :: "
+        "to give sb. sth.; to give sth. to sb. | sb.'s friend | Give it to him. | sth.",
+        "austauschen gegen etw. :: to exchange sth. for sth.",
+        "Sag's jdm.! :: Tell sb.!",
+    )
+    assert [(p.de, p.en, p.kind) for p in pairs] == [
+        # a phrase by its written form, so its synonyms are crossed
+        ("geben", "to give", "phrase"),
+        ("geben", "to give to", "phrase"),
+        ("schenken", "to give", "phrase"),
+        ("schenken", "to give to", "phrase"),
+        ("Freund", "friend", "lexical"),
+        ("Gib es ihm.", "Give it to him.", "sentence"),
+        ("austauschen gegen", "to exchange for", "phrase"),
+        ("Sag's jdm.!", "Tell sb.!", "sentence"),
+    ]
+    assert stats.placeholder_only == 1  # "etw. :: sth." is nothing but a slot
 
 
 def test_nested_notes_are_stripped():

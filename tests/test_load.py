@@ -19,6 +19,6 @@ def test_public_datasets_load_by_name(name, features, tmp_path):
 
 
 def test_local_dataset_not_built_says_run_make_data(tmp_path):
-    assert is_local("ding_de_en") and is_local("word_similarity/simlex999")
+    assert is_local("de_en_translate") and is_local("word_similarity/simlex999")
     with pytest.raises(FileNotFoundError, match="make data"):
-        load("ding_de_en", "train", data_dir=tmp_path)
+        load("de_en_translate", "train", data_dir=tmp_path)

@@ -27,7 +27,7 @@ args = sys.argv[1:]
 with open(os.environ["STUB_LOG"], "a", encoding="utf-8") as log:
     log.write(json.dumps(args) + "\\n")
 OUTPUTS = {{
-    "data": ["processed/translate/train.tsv", "tfds/ding_de_en/1.0.0/train.tfrecord"],
+    "data": ["processed/translate/train.tsv", "tfds/de_en_translate/2.0.0/train.tfrecord"],
     "tokenize": ["processed/vocab/translate_en.txt", "processed/translate/train.tfrecord"],
 }}
 stage = {{"pipeline.data": "data", "pipeline.tokenize": "tokenize"}}.get(args[1])
@@ -201,7 +201,7 @@ def test_a_missing_output_reruns_the_stage_that_writes_it(make):
     assert make("-s", "tokenize").returncode == 0
     assert make.stages() == ["pipeline.tokenize"]
     assert (make.root / "data/processed/vocab/translate_en.txt").exists()
-    (make.root / "data/tfds/ding_de_en/1.0.0/train.tfrecord").unlink()
+    (make.root / "data/tfds/de_en_translate/2.0.0/train.tfrecord").unlink()
     assert "-m pipeline.data" in make("-n", "tokenize").stdout
 
 

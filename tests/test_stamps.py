@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import tensorflow as tf
-from test_pipeline_smoke import _fixture_artifacts
+from test_pipeline_smoke import DATA_CONFIG, _fixture_artifacts
 
 from pipeline import stamps, tokenize
 from pipeline.config import PRESETS, Paths
@@ -23,7 +23,7 @@ def stage(tmp_path):
     """Runs the data stage (``force`` and config overrides allowed) on fixture archives."""
     paths = Paths(data=tmp_path / "data", reports=tmp_path / "reports")
     artifacts = _fixture_artifacts(paths.raw)
-    base = dataclasses.replace(PRESETS["smoke"].data, corpus_sources=("gensim",))
+    base = DATA_CONFIG
 
     def run(force: bool = False, **config) -> dict:
         return data_stage.run(
@@ -95,7 +95,7 @@ def test_the_output_lists_name_what_later_stages_read(stage):
     tokenize.run(paths, PRESETS["smoke"].tokenize)
     data = _listed(paths, "data")
     assert "processed/translate/train.tsv" in data and "processed/corpus/en.tsv" in data
-    assert "tfds/ding_de_en/1.0.0/ding_de_en-train.tfrecord-00000-of-00001" in data
+    assert "tfds/de_en_translate/2.0.0/de_en_translate-train.tfrecord-00000-of-00001" in data
     assert all((paths.data / name).is_file() for name in data)
     assert _listed(paths, "tokenize") == [
         "processed/corpus/ids.npy",
@@ -103,7 +103,7 @@ def test_the_output_lists_name_what_later_stages_read(stage):
         *(
             f"processed/translate/{units}/{split}.tfrecord"
             for units in ("subword", "word")
-            for split in ("dev", "test", "train")
+            for split in ("dev", "loc_dev", "loc_test", "test", "train")
         ),
         "processed/vocab/corpus_en.txt",
         "processed/vocab/polarity_en.txt",
@@ -118,7 +118,7 @@ def test_the_data_stamp_does_not_hang_on_the_bytes_of_tfds_shards(stage):
     paths, _ = stage
     stamp = stamps.stamp_path(paths.data, "data")
     before, mtime = stamp.read_text(), stamp.stat().st_mtime_ns
-    (shard,) = (paths.tfds / "ding_de_en").rglob("*-train.tfrecord-*")
+    (shard,) = (paths.tfds / "de_en_translate").rglob("*-train.tfrecord-*")
     records = [r.numpy() for r in tf.data.TFRecordDataset(str(shard))]
     with tf.io.TFRecordWriter(str(shard)) as writer:  # other bytes, the same examples
         for record in reversed(records):

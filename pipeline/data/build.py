@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import DataConfig
-from pipeline.data import ding, evalsets, polarity, tfds_builders
+from pipeline.data import catalogues, ding, evalsets, polarity, tfds_builders
 from pipeline.data.archives import read_member
 from pipeline.data.clean import decode
 from pipeline.io import write_lines
@@ -35,27 +35,68 @@ def write_tsv(path: Path, rows: Iterable[Iterable[Any]]) -> int:
     return write_lines(path, lines())
 
 
-def build_translate(deb: Path, out: Path, config: DataConfig) -> dict[str, Any]:
+def _split_translate(
+    ding_pairs: list[ding.Pair], catalogue_pairs: list[ding.Pair], config: DataConfig
+) -> dict[str, list[ding.Pair]]:
+    """Ding dev/test as before, localization dev/test from the catalogues, and one train split
+    sharing no source or target with any of the four held-out sets."""
+    held = ding.split(ding_pairs, n_test=config.n_test, n_dev=config.n_dev)
+    loc = ding.hold_out(
+        catalogue_pairs, catalogues.is_sentence_like, config.n_loc_test, config.n_loc_dev
+    )
+    ding_keys = ding.held_keys(held["dev"] + held["test"])
+    loc_keys = ding.held_keys(loc["dev"] + loc["test"])
+    train = [
+        *ding.without_keys(held["train"], loc_keys),
+        *ding.without_keys(loc["train"], ding_keys),
+    ]
+    return {
+        "train": train,
+        "dev": held["dev"],
+        "test": held["test"],
+        "loc_dev": loc["dev"],
+        "loc_test": loc["test"],
+    }
+
+
+def _split_counts(rows: list[ding.Pair]) -> dict[str, int]:
+    kinds = Counter(p.kind for p in rows)
+    return {
+        "pairs": len(rows),
+        **{f"{kind}_pairs": kinds[kind] for kind in tfds_builders.TRANSLATE_KINDS},
+        "distinct_sources": len({ding.sentence_key(p.de) for p in rows}),
+        "en_tokens": sum(len(p.en.split()) for p in rows),
+    }
+
+
+def build_translate(
+    deb: Path, catalogue_debs: dict[str, Path], out: Path, config: DataConfig
+) -> dict[str, Any]:
     text = decode(read_member(deb, ding.DING_MEMBER))
-    pairs, stats = ding.parse(text.splitlines())
-    splits = ding.split(pairs, n_test=config.n_test, n_dev=config.n_dev)
+    ding_pairs, stats = ding.parse(text.splitlines())
+    catalogue_pairs, package_stats = catalogues.read_packages(catalogue_debs)
+    splits = _split_translate(ding_pairs, catalogue_pairs, config)
+    dropped: Counter[str] = sum((s.dropped for s in package_stats.values()), Counter())
     report: dict[str, Any] = {
         "dictionary_lines": stats.lines - stats.comments,
         "malformed_lines": dict(stats.malformed),
         "template_pairs_dropped": stats.templates,
+        "placeholder_only_pairs_dropped": stats.placeholder_only,
         "duplicate_pairs_dropped": stats.duplicates,
+        "catalogues": {name: s.as_dict() for name, s in package_stats.items()},
+        "catalogue_totals": {
+            "packages": len(package_stats),
+            "messages": sum(s.messages for s in package_stats.values()),
+            "kept": len(catalogue_pairs),
+            "en_tokens": sum(len(p.en.split()) for p in catalogue_pairs),
+            "dropped": dict(sorted(dropped.items())),
+        },
         "splits": {},
     }
-    files = dict(zip(("train", "dev", "test"), tfds_builders.TRANSLATE_FILES.values(), strict=True))
+    files = dict(zip(splits, tfds_builders.TRANSLATE_FILES.values(), strict=True))
     for name, rows in splits.items():
         write_tsv(out / files[name], rows)
-        kinds = Counter(p.kind for p in rows)
-        report["splits"][name] = {
-            "pairs": len(rows),
-            "sentence_pairs": kinds["sentence"],
-            "phrase_pairs": kinds["phrase"],
-            "distinct_sources": len({ding.sentence_key(p.de) for p in rows}),
-        }
+        report["splits"][name] = _split_counts(rows)
     return report
 
 

@@ -4,7 +4,15 @@ Each line is ``DE :: EN``; both sides list parallel sub-entries separated by `` 
 count on each side), each sub-entry lists synonyms separated by ``; ``, and notes sit in
 ``{..}``, ``[..]`` and ``(..)``. Most entries are words, but the dictionary also carries about
 twenty thousand example sentences, which make a small real translation corpus. Multi-word
-phrases add training signal but are kept out of dev/test, which hold whole sentences only.
+phrases and the one- and two-word lexical entries add training signal (the lexicon) but are
+kept out of dev/test, which hold whole sentences only.
+
+Lexical entries list many synonyms, and crossing them all would multiply a ten-synonym entry
+into a hundred pairs of mostly loose equivalents; so a lexical sub-entry pairs every German
+synonym with the first English one and the first German synonym with every English one.
+Sentences and phrases keep every crossing. Ding's placeholders (``jdn.``, ``etw.``, ``sth.``,
+``sb.``) mark an argument slot, not a word a translation would contain, so they are removed
+from both sides of phrase and lexical pairs; sentences contain none and stay as written.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -30,12 +38,14 @@ _SENTENCE_START = re.compile(r"^[\"'„“‚‘»«¡¿]*[A-ZÄÖÜ0-9]")
 # Slash alternatives ("er/sie hat/hatte") and elisions mark templates, not translatable text.
 _TEMPLATE = re.compile(r"/|…|\.\.\.")
 MIN_PHRASE_WORDS = 3
+# The argument slots of Ding's templates: jd./jdn./jdm./jds./jmd., etw., sth., sb. (and sb.'s).
+_PLACEHOLDER = re.compile(r"(?<![\w.])(?:jd[mns]?|jmd[mn]?|etw|sth|sb)\.(?:['’]s)?(?!\w)")
 
 
 class Pair(NamedTuple):
     de: str
     en: str
-    kind: str  # "sentence" | "phrase"
+    kind: str  # "sentence" | "phrase" | "lexical" | "catalogue"
 
 
 @dataclass
@@ -44,6 +54,7 @@ class ParseStats:
     comments: int = 0
     malformed: Counter[str] = field(default_factory=Counter)
     templates: int = 0
+    placeholder_only: int = 0
     duplicates: int = 0
 
 
@@ -59,16 +70,31 @@ def _is_sentence(text: str) -> bool:
     return text[-1] in _SENTENCE_END and _SENTENCE_START.match(text) is not None
 
 
-def _classify(de: str, en: str) -> str | None:
+def _classify(de: str, en: str) -> str:
     if _is_sentence(de) and _is_sentence(en):
         return "sentence"
     if min(len(de.split()), len(en.split())) >= MIN_PHRASE_WORDS:
         return "phrase"
-    return None
+    return "lexical"
+
+
+def remove_placeholders(text: str) -> str:
+    """``text`` without Ding's argument slots, spacing and stray punctuation tidied."""
+    return _SPACE_BEFORE_PUNCT.sub(r"\1", normalize(_PLACEHOLDER.sub(" ", text))).strip(" ,;")
+
+
+def _sub_entry_pairs(de_variants: list[str], en_variants: list[str]) -> Iterator[Pair]:
+    """Crossed synonyms; lexical pairs only along the first row and column (see above)."""
+    for i, de in enumerate(de_variants):
+        for j, en in enumerate(en_variants):
+            kind = _classify(de, en)
+            if kind == "lexical" and i and j:
+                continue
+            yield Pair(de, en, kind)
 
 
 def parse_line(line: str, stats: ParseStats) -> list[Pair]:
-    """All sentence and phrase pairs of one dictionary line (synonyms crossed)."""
+    """All sentence, phrase and lexical pairs of one dictionary line."""
     stats.lines += 1
     if line.startswith("#"):
         stats.comments += 1
@@ -91,15 +117,18 @@ def parse_line(line: str, stats: ParseStats) -> list[Pair]:
     for de_entry, en_entry in zip(de_entries, en_entries, strict=True):
         de_variants = [v for v in map(strip_notes, de_entry.split("; ")) if v]
         en_variants = [v for v in map(strip_notes, en_entry.split("; ")) if v]
-        for de in de_variants:
-            for en in en_variants:
-                kind = _classify(de, en)
-                if kind is None:
+        for pair in _sub_entry_pairs(de_variants, en_variants):
+            if _TEMPLATE.search(pair.de) or _TEMPLATE.search(pair.en):
+                stats.templates += 1
+                continue
+            if pair.kind != "sentence":
+                pair = pair._replace(
+                    de=remove_placeholders(pair.de), en=remove_placeholders(pair.en)
+                )
+                if not pair.de or not pair.en:
+                    stats.placeholder_only += 1
                     continue
-                if _TEMPLATE.search(de) or _TEMPLATE.search(en):
-                    stats.templates += 1
-                    continue
-                pairs.append(Pair(de, en, kind))
+            pairs.append(pair)
     return pairs
 
 
@@ -127,34 +156,48 @@ def _rank(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def split(pairs: list[Pair], n_test: int, n_dev: int) -> dict[str, list[Pair]]:
-    """Hold out ``n_test`` and ``n_dev`` source sentences, chosen by hash of their key.
+def hold_out(
+    pairs: list[Pair], eligible: Callable[[Pair], bool], n_test: int, n_dev: int
+) -> dict[str, list[Pair]]:
+    """Hold out ``n_test`` and ``n_dev`` eligible sources, chosen by hash of their key.
 
     Ranking sources by hash (not by file position or a seeded shuffle) keeps the held-out
-    sets stable when the dictionary grows. All translations of a held-out source go with it,
-    and no training pair may share a source *or* target with dev/test, so the split stays
+    sets stable when the data grows. All eligible translations of a held-out source go with
+    it, and no training pair may share a source *or* target with dev/test, so the split stays
     clean whichever direction is trained.
     """
-    sentences = [p for p in pairs if p.kind == "sentence"]
-    sources = sorted({sentence_key(p.de) for p in sentences}, key=_rank)
+    candidates = [p for p in pairs if eligible(p)]
+    sources = sorted({sentence_key(p.de) for p in candidates}, key=_rank)
     if len(sources) < n_test + n_dev + 1:
         raise ValueError(
             f"only {len(sources)} distinct source sentences; cannot hold out "
             f"{n_test} test and {n_dev} dev sentences and still train"
         )
-    test_keys = set(sources[:n_test])
-    dev_keys = set(sources[n_test : n_test + n_dev])
-    held = {"test": test_keys, "dev": dev_keys}
+    held = {"test": set(sources[:n_test]), "dev": set(sources[n_test : n_test + n_dev])}
     out: dict[str, list[Pair]] = {"train": [], "dev": [], "test": []}
-    for pair in sentences:
+    for pair in candidates:
         key = sentence_key(pair.de)
         for name, keys in held.items():
             if key in keys:
                 out[name].append(pair)
-    held_de = test_keys | dev_keys
-    held_en = {sentence_key(p.en) for name in ("dev", "test") for p in out[name]}
-    for pair in pairs:
-        de, en = sentence_key(pair.de), sentence_key(pair.en)
-        if de not in held_de and en not in held_en:
-            out["train"].append(pair)
+    out["train"] = without_keys(pairs, held_keys(out["dev"] + out["test"]))
     return out
+
+
+def held_keys(pairs: Iterable[Pair]) -> tuple[set[str], set[str]]:
+    """The source and target keys of held-out pairs, which no training pair may share."""
+    pairs = list(pairs)
+    return {sentence_key(p.de) for p in pairs}, {sentence_key(p.en) for p in pairs}
+
+
+def without_keys(pairs: Iterable[Pair], keys: tuple[set[str], set[str]]) -> list[Pair]:
+    """``pairs`` minus those whose source or target key is in ``keys`` (see :func:`held_keys`)."""
+    de_keys, en_keys = keys
+    return [
+        p for p in pairs if sentence_key(p.de) not in de_keys and sentence_key(p.en) not in en_keys
+    ]
+
+
+def split(pairs: list[Pair], n_test: int, n_dev: int) -> dict[str, list[Pair]]:
+    """Dev and test of whole sentences; phrases and lexical entries train only."""
+    return hold_out(pairs, lambda p: p.kind == "sentence", n_test, n_dev)

@@ -22,7 +22,10 @@ TRANSLATE_FILES = {
     "train": "translate/train.tsv",
     "validation": "translate/dev.tsv",
     "test": "translate/test.tsv",
+    "loc_validation": "translate/loc_dev.tsv",
+    "loc_test": "translate/loc_test.tsv",
 }
+TRANSLATE_KINDS = ["sentence", "phrase", "lexical", "catalogue"]
 POLARITY_FILE = "polarity/mr.tsv"
 CORPUS_FILE = "corpus/en.tsv"
 ANALOGY_FILE = "eval/analogy.tsv"
@@ -49,10 +52,17 @@ class _ManualTsvBuilder(tfds.core.GeneratorBasedBuilder):
         return path
 
 
-class DingDeEn(_ManualTsvBuilder):
-    """German-English sentence and phrase pairs from the Ding dictionary (trans-de-en 1.9-6)."""
+class DeEnTranslate(_ManualTsvBuilder):
+    """German-English pairs: the Ding dictionary and software localization catalogues.
 
-    VERSION = tfds.core.Version("1.0.0")
+    validation/test are Ding's held-out sentences, loc_validation/loc_test held-out
+    localization messages; train holds the rest of both (see pipeline.data.build).
+    """
+
+    VERSION = tfds.core.Version("2.0.0")
+    RELEASE_NOTES: ClassVar[dict[str, str]] = {
+        "2.0.0": "Ding lexical entries, gettext catalogues, localization dev/test splits.",
+    }
 
     def _info(self) -> tfds.core.DatasetInfo:
         return self.dataset_info_from_configs(
@@ -60,7 +70,7 @@ class DingDeEn(_ManualTsvBuilder):
                 {
                     "de": tfds.features.Text(),
                     "en": tfds.features.Text(),
-                    "kind": tfds.features.ClassLabel(names=["sentence", "phrase"]),
+                    "kind": tfds.features.ClassLabel(names=TRANSLATE_KINDS),
                 }
             ),
             supervised_keys=("de", "en"),
@@ -173,7 +183,7 @@ class WordSimilarity(_ManualTsvBuilder):
 
 # The datasets `make data` builds, by TFDS name (configs spelled out).
 LOCAL_DATASETS: tuple[str, ...] = (
-    "ding_de_en",
+    "de_en_translate",
     "rt_polarity",
     "en_corpus",
     "word_analogy",
