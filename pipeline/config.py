@@ -226,7 +226,7 @@ PRESETS: dict[str, Preset] = {
     "smoke": Preset(
         DataConfig(n_test=3, n_dev=3, n_loc_test=2, n_loc_dev=2, n_folds=2, min_corpus_tokens=0),
         TokenizeConfig(
-            corpus_min_count=1, translate_min_count=1, translate_subword_size=300, batch_size=16
+            corpus_min_count=1, translate_min_count=1, translate_subword_size=400, batch_size=16
         ),
         LMConfig(
             vocab_size=200,
