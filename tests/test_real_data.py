@@ -64,6 +64,23 @@ def test_graph_tokenizer_equals_nltk_on_real_text(name, split, key, lang):
     assert mismatches == []
 
 
+@pytest.mark.parametrize("split", ["train", "test", "loc_test"])
+def test_graph_subwords_equal_sentencepiece_on_real_text(split):
+    import sentencepiece as spm
+
+    from pipeline.text import subwords
+
+    path = PATHS.processed / tokenize.SUBWORD_MODEL
+    rows = _texts("de_en_translate", tokenize.TFDS_SPLIT[split], "de", "en", limit=3000)
+    sample = [text for row in rows for text in row]
+    graph = subwords.Subwords(subwords.load_model(path)).tokenize(tf.constant(sample)).to_list()
+    python = spm.SentencePieceProcessor(model_file=str(path))
+    assert graph == [python.encode(text) for text in sample]
+    assert python.unk_id() not in {i for ids in graph for i in ids}
+    # Cased: the pieces keep the capitals of German nouns and English sentence starts.
+    assert any(python.id_to_piece(i)[1:2].isupper() for ids in graph[:100] for i in ids)
+
+
 def test_vocabularies_and_corpus_stream_match_the_report():
     report = json.loads((PATHS.reports / "tokenize.json").read_text())
     vocab = Vocabulary.load(PATHS.processed / tokenize.CORPUS_VOCAB)

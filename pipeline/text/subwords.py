@@ -35,7 +35,7 @@ def train(
     model_type: str = "unigram",
     *,
     seed: int = 0,
-    max_sentences: int = 2_000_000,
+    max_sentences: int = 400_000,
 ) -> Path:
     """Train a SentencePiece model on ``texts`` and write it to ``path`` atomically.
 
