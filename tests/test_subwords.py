@@ -90,6 +90,28 @@ def test_detokenization_round_trips(model_file: Path, python_model) -> None:
     assert text == [" ".join(line.split()) for line in LINES]
 
 
+def test_a_sampled_corpus_gives_the_same_model_in_every_process(tmp_path: Path) -> None:
+    """SentencePiece's own sampling differs between processes; ours must not."""
+    script = textwrap.dedent(
+        """
+        import sys
+        from pathlib import Path
+        from pipeline.text import subwords
+        lines = [f"Zeile {i} mit Wort{i % 97} und Text{i % 13}" for i in range(3000)]
+        subwords.train(lines, Path(sys.argv[1]), 300, max_sentences=500)
+        """
+    )
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    models = []
+    for name in ("a.model", "b.model"):
+        subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / name)], env=env, check=True, timeout=300
+        )
+        models.append((tmp_path / name).read_bytes())
+    assert models[0] == models[1]
+
+
 def test_a_small_corpus_gets_fewer_pieces_not_an_error(tmp_path: Path) -> None:
     path = subwords.train(["ab ba", "ab"], tmp_path / "tiny.model", vocab_size=5000)
     size = spm.SentencePieceProcessor(model_file=str(path)).get_piece_size()

@@ -20,6 +20,7 @@ import io
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 
 from pipeline.io import atomic_path
@@ -39,19 +40,23 @@ def train(
 ) -> Path:
     """Train a SentencePiece model on ``texts`` and write it to ``path`` atomically.
 
-    The trainer samples at most ``max_sentences`` lines (with a fixed seed, so the model is
-    a function of the text). ``vocab_size`` is an upper bound: a corpus too small for it gets
-    fewer pieces.
+    At most ``max_sentences`` lines are used, drawn with ``seed`` here rather than by the
+    trainer, whose own sampling differs from one process to the next: the model must be a
+    function of the text, or identical data would give a new model and retrain every later
+    stage. ``vocab_size`` is an upper bound: a corpus too small for it gets fewer pieces.
     """
     import sentencepiece as spm
 
     if model_type not in MODEL_TYPES:
         raise ValueError(f"unknown subword model {model_type!r}; choose from {MODEL_TYPES}")
+    lines = list(texts)
+    if len(lines) > max_sentences:
+        keep = np.random.default_rng(seed).choice(len(lines), max_sentences, replace=False)
+        lines = [lines[i] for i in np.sort(keep)]
     buffer = io.BytesIO()
-    spm.set_random_generator_seed(seed)
     try:
         spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(texts),
+            sentence_iterator=iter(lines),
             model_writer=buffer,
             vocab_size=vocab_size,
             model_type=model_type,
@@ -60,8 +65,7 @@ def train(
             byte_fallback=True,
             hard_vocab_limit=False,  # a small corpus gets fewer pieces, not an error
             character_coverage=0.9995,
-            input_sentence_size=max_sentences,
-            shuffle_input_sentence=True,
+            input_sentence_size=0,  # all of ``lines``
             num_threads=2,
             minloglevel=2,
         )  # fmt: skip
