@@ -158,7 +158,7 @@ class TranslateConfig:
     clipnorm: float = 1.0
     epochs: int = 60
     steps_per_epoch: int = 500  # a time-bounded "epoch" between dev evaluations
-    max_minutes: float = 40.0  # wall-clock bound on the whole run (0: none)
+    max_minutes: float = 35.0  # wall-clock bound on the whole run (0: none)
     patience: int = 3  # epochs without a better dev loss before stopping
     save_every: int = 100  # steps between checkpoints
     shuffle_buffer: int = 20_000
