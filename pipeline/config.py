@@ -66,7 +66,7 @@ class TokenizeConfig:
     translate_min_count: int = 2
     translate_max_size: int = 30_000
     # The joint SentencePiece model both translators' "subword" records use (cased).
-    translate_subword_size: int = 16_000
+    translate_subword_size: int = 8_000
     translate_subword_model: str = "unigram"  # or "bpe"
     # MR words missing from the corpus vocabulary ("mesmerizing", "clunky", "retread": 4% of
     # MR's tokens) that occur at least this often in MR's texts (labels unseen) are appended

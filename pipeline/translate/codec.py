@@ -179,10 +179,18 @@ class SubwordCodec(tf.Module):
 
     def __init__(self, model: bytes, max_tokens: int | None = MAX_SOURCE_PIECES) -> None:
         super().__init__()
-        _check_limit(max_tokens)
         self.subwords = Subwords(model)
         self.max_tokens = max_tokens
         self.sizes = (self.subwords.size, self.subwords.size)
+
+    @property
+    def max_tokens(self) -> int | None:
+        return self._max_tokens
+
+    @max_tokens.setter
+    def max_tokens(self, value: int | None) -> None:
+        _check_limit(value)
+        self._max_tokens = value
 
     def _encode(self, sentences: tf.Tensor, max_tokens: int | None) -> Encoded:
         ids, truncated = _cut(self.subwords.tokenize(sentences), max_tokens)
@@ -205,7 +213,7 @@ class SubwordCodec(tf.Module):
         return self.subwords.detokenize(_before_eos(ids))
 
     def pieces(self, ids: tf.Tensor) -> tf.Tensor:
-        return self.subwords.pieces(tf.maximum(tf.convert_to_tensor(ids, tf.int32), 0))
+        return self.subwords.pieces(tf.convert_to_tensor(ids, tf.int32))
 
 
 Codec = WordCodec | SubwordCodec
