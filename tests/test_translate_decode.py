@@ -247,3 +247,9 @@ def test_every_cli_has_help(cli, capsys) -> None:
         cli.main(["--help"])
     assert exit_info.value.code == 0
     assert "usage:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("cli", [evaluate, error_analysis])
+def test_unknown_test_sets_are_a_clear_error(cli, tmp_path: Path, caplog) -> None:
+    assert cli.main(["--sets", "test,nope", "--reports-dir", str(tmp_path)]) == 1
+    assert "unknown --sets ['nope']; choose from ['train', 'dev', 'test'" in caplog.text

@@ -376,6 +376,9 @@ class Setup:
 
 
 def load_setup(args: argparse.Namespace) -> Setup:
+    unknown = sorted(set(args.sets) - set(TFDS_SPLIT))
+    if unknown:
+        raise ValueError(f"unknown --sets {unknown}; choose from {list(TFDS_SPLIT)}")
     paths = paths_from_args(args)
     dataset = PRESETS[args.preset].tokenize.translate_dataset
     model_dir = model_dir_from_args(args)
@@ -426,13 +429,10 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     if not check_writable(args.reports_dir):
         return 1
-    unknown = sorted(set(args.sets) - set(TFDS_SPLIT))
-    if unknown:
-        parser.error(f"unknown --sets {unknown}; choose from {list(TFDS_SPLIT)}")
     tf.get_logger().setLevel(logging.ERROR)  # one decoder per setting reads as "retracing"
     try:
         setup = load_setup(args)
-    except (FileNotFoundError, ValueError, KeyError) as err:
+    except (FileNotFoundError, ValueError) as err:
         log.error("%s", err)
         return 1
     sets = {}
