@@ -75,7 +75,15 @@ def test_graph_subwords_equal_sentencepiece_on_real_text(split):
     sample = [text for row in rows for text in row]
     graph = subwords.Subwords(subwords.load_model(path)).tokenize(tf.constant(sample)).to_list()
     python = spm.SentencePieceProcessor(model_file=str(path))
-    assert graph == [python.encode(text) for text in sample]
+    expected = [python.encode(text) for text in sample]
+    # The two libraries break ties between equally likely segmentations differently ("...."
+    # as "." + "..." or "..." + "."); training and serving both use the graph's.
+    ties = [(g, e) for g, e in zip(graph, expected, strict=True) if g != e]
+    assert len(ties) <= len(sample) // 1000, ties[:3]
+    for g, e in ties:
+        assert python.decode(g) == python.decode(e) and len(g) == len(e)
+        score = lambda ids: sum(python.get_score(i) for i in ids)  # noqa: E731
+        assert abs(score(g) - score(e)) < 1e-4
     assert python.unk_id() not in {i for ids in graph for i in ids}
     # Cased: the pieces keep the capitals of German nouns and English sentence starts.
     assert any(python.id_to_piece(i)[1:2].isupper() for ids in graph[:100] for i in ids)
