@@ -209,8 +209,9 @@ def _translate_splits(paths: Paths, config: TokenizeConfig) -> dict[str, tf.data
 
     name = config.translate_dataset
     known: set[str] = set()
-    if is_local(name) and tfds.builder(name, data_dir=str(paths.tfds)).is_prepared():
-        known = set(tfds.builder(name, data_dir=str(paths.tfds)).info.splits)
+    if is_local(name):
+        builder = tfds.builder(name, data_dir=str(paths.tfds))
+        known = set(builder.info.splits) if builder.is_prepared() else set()
     splits = {
         key: load(name, split, data_dir=paths.tfds)
         for key, split in TFDS_SPLIT.items()
