@@ -83,7 +83,7 @@ class LanguageModel(keras.Model):
         return self.dropout(outputs, training=training), states
 
     def logits(self, hidden: tf.Tensor) -> tf.Tensor:
-        return tf.matmul(hidden, self.output_kernel, transpose_b=True) + self.output_bias
+        return tf.tensordot(hidden, self.output_kernel, [[-1], [1]]) + self.output_bias
 
     def call(self, inputs: tf.Tensor, training: bool = False) -> tf.Tensor:
         return self.logits(self.hidden(inputs, training=training)[0])

@@ -66,7 +66,7 @@ class BahdanauAttention(keras.layers.Layer):
 
     def keys(self, values: tf.Tensor) -> tf.Tensor:
         """W2 a for every encoder state: (batch, source, units)."""
-        return tf.matmul(values, self.key_kernel)
+        return tf.tensordot(values, self.key_kernel, 1)
 
     def weights_for(self, query: tf.Tensor, keys: tf.Tensor, source_mask: tf.Tensor) -> tf.Tensor:
         """The attention weights (rows, source) of each query row over its row of ``keys``.

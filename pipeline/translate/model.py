@@ -152,7 +152,7 @@ class Translator(keras.Model):
         states = tuple(layer(final) for layer in self.bridge)
         state = states[0] if self.decoder_kind == "gru" else states
         context_maps = tf.concat([self.context_kernel, self._deep_kernels()[1]], axis=1)
-        memory = Memory(values, self.attention.keys(values), tf.matmul(values, context_maps))
+        memory = Memory(values, self.attention.keys(values), tf.tensordot(values, context_maps, 1))
         return memory, mask, state
 
     # --- the decoder step, shared by training and decoding --------------------------------
@@ -165,7 +165,7 @@ class Translator(keras.Model):
     def _embed_targets(self, tokens: tf.Tensor, training: bool) -> tuple[tf.Tensor, tf.Tensor]:
         """Embeddings of the previous tokens and their input-side projection into the cell."""
         embedded = self.dropout(self.target_embedding(tokens), training=training)
-        return embedded, tf.matmul(embedded, self.input_kernel) + self.input_bias
+        return embedded, tf.tensordot(embedded, self.input_kernel, 1) + self.input_bias
 
     def _recur(
         self,
