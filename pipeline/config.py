@@ -153,6 +153,8 @@ class TranslateConfig:
     dropout: float = 0.2
     label_smoothing: float = 0.1
     max_len: int = 40  # training pairs with a longer side (in tokens) are dropped
+    # Shares of the training pairs by kind ("" follows the corpus, 70% dictionary entries).
+    mix: str = "sentence=0.3,phrase=0.15,lexical=0.15,catalogue=0.4"
     batch_size: int = 64
     learning_rate: float = 1e-3
     clipnorm: float = 1.0

@@ -28,11 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
 WORDS = 12
 
 
-def _example(de: list[int], en: list[int]) -> bytes:
+def _example(de: list[int], en: list[int], kind: int) -> bytes:
     feature = {
         "de": tf.train.Feature(int64_list=tf.train.Int64List(value=de)),
         "en": tf.train.Feature(int64_list=tf.train.Int64List(value=en)),
-        "kind": tf.train.Feature(int64_list=tf.train.Int64List(value=[0])),
+        "kind": tf.train.Feature(int64_list=tf.train.Int64List(value=[kind])),
     }
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
@@ -56,9 +56,10 @@ def write_fixture(data_dir: Path, n_train: int = 40, n_dev: int = 6) -> Paths:
             path = paths.processed / tokenize.translate_records(units, split)
             path.parent.mkdir(parents=True, exist_ok=True)
             with tf.io.TFRecordWriter(str(path)) as writer:
-                for _ in range(n):
+                for i in range(n):
                     de = [int(x) for x in rng.integers(4, 4 + WORDS, size=rng.integers(1, 7))]
-                    writer.write(_example([*de, EOS_ID], [*reversed(de), EOS_ID]))
+                    # Every kind but the last (catalogue), so the mix also meets an empty one.
+                    writer.write(_example([*de, EOS_ID], [*reversed(de), EOS_ID], i % 3))
     return paths
 
 
@@ -131,6 +132,21 @@ def test_reverse_direction_and_missing_inputs(fixture_data: Path, tmp_path: Path
     assert (tmp_path / "reports" / "train_translate_en_de.json").exists()
     assert (tmp_path / "runs" / "translate" / "en-de" / "best" / "translator.json").exists()
     assert stage.main(_args(tmp_path / "nowhere", tmp_path)) == 1
+
+
+def test_a_bad_mix_stops_before_any_work(
+    fixture_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert stage.main(_args(fixture_data, tmp_path, "--mix", "sentences=1")) == 1
+    assert "--mix names kind 'sentences'; the kinds are sentence, phrase" in caplog.text
+    assert not (tmp_path / "runs" / "translate").exists()
+
+
+def test_the_corpus_own_mix_trains_too(fixture_data: Path, tmp_path: Path) -> None:
+    extra = ("--mix", "", "--epochs", "1", "--steps-per-epoch", "2")
+    assert stage.main(_args(fixture_data, tmp_path, *extra)) == 0
+    report = json.loads((tmp_path / "reports" / "train_translate.json").read_text())
+    assert report["config"]["mix"] == "" and report["steps"] == 2
 
 
 def _final_weights(paths: Paths, config: object, max_steps: int | None = None) -> list:

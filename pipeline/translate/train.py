@@ -43,6 +43,7 @@ from pipeline.config import (
     paths_from_args,
     setup_logging,
 )
+from pipeline.data.tfds_builders import TRANSLATE_KINDS
 from pipeline.io import check_writable, write_json
 from pipeline.rnn import KINDS
 from pipeline.text import PAD_ID
@@ -211,10 +212,47 @@ def report_name(config: TranslateConfig) -> str:
     return "train_translate" if default else "train_translate_" + run_name(config).replace("-", "_")
 
 
+def kind_weights(mix: str) -> list[float] | None:
+    """``"sentence=0.3,lexical=0.1"`` as a weight per kind of the data stage (kinds left out
+    get 0); ``""`` is None, the corpus' own mix."""
+    if not mix.strip():
+        return None
+    weights = dict.fromkeys(TRANSLATE_KINDS, 0.0)
+    for item in mix.split(","):
+        name, _, value = item.partition("=")
+        name = name.strip()
+        if name not in weights:
+            raise ValueError(f"--mix names kind {name!r}; the kinds are {', '.join(weights)}")
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            raise ValueError(f"--mix gives {name} the weight {value!r}, not a number") from None
+        if not math.isfinite(weights[name]) or weights[name] < 0:
+            raise ValueError(f"--mix gives {name} the weight {value}; weights must be >= 0")
+    if not sum(weights.values()):
+        raise ValueError(f"--mix {mix!r} gives every kind weight 0")
+    return list(weights.values())
+
+
+def read_training_pairs(
+    path: Path, config: TranslateConfig
+) -> tf.data.Dataset | list[tf.data.Dataset]:
+    """The training pairs, one dataset per kind when ``config.mix`` weighs the kinds."""
+    if kind_weights(config.mix) is None:
+        return data.read_pairs(path, config.source, config.target)
+    return [
+        data.read_pairs(path, config.source, config.target, kind=k)
+        for k in range(len(TRANSLATE_KINDS))
+    ]
+
+
 def training_batches(
-    pairs: tf.data.Dataset, config: TranslateConfig, skip: int = 0
+    pairs: tf.data.Dataset | list[tf.data.Dataset], config: TranslateConfig, skip: int = 0
 ) -> tf.data.Dataset:
-    """The batch stream a run of ``config`` trains on (from batch ``skip``), also benchmarked."""
+    """The batch stream a run of ``config`` trains on (from batch ``skip``), also benchmarked.
+
+    ``pairs`` are :func:`read_training_pairs`.
+    """
     return data.train_batches(
         pairs,
         batch_size=config.batch_size,
@@ -222,6 +260,7 @@ def training_batches(
         shuffle_buffer=config.shuffle_buffer,
         seed=config.seed,
         skip=skip,
+        kind_weights=kind_weights(config.mix),
     )
 
 
@@ -281,10 +320,8 @@ def train(
     files = codec_files(paths.processed, config)
     codec = load_codec(files, config, lowercase)
     source_size, target_size = codec.sizes
-    train_pairs = data.read_pairs(
-        paths.processed / tokenize.translate_records(config.tokens, "train"),
-        config.source,
-        config.target,
+    train_pairs = read_training_pairs(
+        paths.processed / tokenize.translate_records(config.tokens, "train"), config
     )
     dev = data.eval_batches(_dev_pairs(paths, config), config.batch_size)
     run_dir = paths.runs / "translate" / run_name(config)
@@ -499,6 +536,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dropout", type=float)
     parser.add_argument("--label-smoothing", type=float)
     parser.add_argument("--max-len", type=int, help="longest training pair kept (tokens)")
+    parser.add_argument(
+        "--mix",
+        help="shares of the training pairs by kind, e.g. sentence=0.3,phrase=0.15,lexical=0.15,"
+        "catalogue=0.4 (the default); '' follows the corpus",
+    )
     parser.add_argument("--batch-size", type=int, help="global batch size")
     parser.add_argument("--learning-rate", type=float)
     parser.add_argument("--clipnorm", type=float, help="global gradient norm bound")
