@@ -77,6 +77,11 @@ def bucket_boundaries(max_len: int) -> list[int]:
     return bounds or [max_len + 1]
 
 
+def endless(pairs: tf.data.Dataset, shuffle_buffer: int, seed: int) -> tf.data.Dataset:
+    """``pairs`` held in memory, reshuffled on every pass, repeated forever."""
+    return pairs.cache().shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+
+
 def mixed(
     kinds: Sequence[tf.data.Dataset], weights: Sequence[float], shuffle_buffer: int, seed: int
 ) -> tf.data.Dataset:
@@ -88,10 +93,7 @@ def mixed(
     corpus weights) sets how much of each kind a step sees without dropping any of it. A
     kind without pairs drops out and the others share its weight.
     """
-    streams = [
-        pairs.cache().shuffle(shuffle_buffer, seed=seed + k, reshuffle_each_iteration=True).repeat()
-        for k, pairs in enumerate(kinds)
-    ]
+    streams = [endless(pairs, shuffle_buffer, seed + k) for k, pairs in enumerate(kinds)]
     return tf.data.Dataset.sample_from_datasets(
         streams, weights=[float(w) for w in weights], seed=seed, stop_on_empty_dataset=False
     )
@@ -115,8 +117,7 @@ def train_batches(
     longest = lambda s, t: tf.maximum(tf.size(s), tf.size(t))  # noqa: E731
     short = lambda s, t: longest(s, t) <= max_len  # noqa: E731
     if kind_weights is None:
-        kept = pairs.filter(short).cache()
-        kept = kept.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+        kept = endless(pairs.filter(short), shuffle_buffer, seed)
     else:
         kept = mixed([p.filter(short) for p in pairs], kind_weights, shuffle_buffer, seed)
     boundaries = bucket_boundaries(max_len)
