@@ -40,131 +40,105 @@ class Paths:
 
 @dataclass(frozen=True)
 class DataConfig:
-    n_test: int = 1000
-    n_dev: int = 1000
-    n_folds: int = 10
-    # Held-out localization messages (German sources) from the gettext catalogues.
-    n_loc_test: int = 1000
-    n_loc_dev: int = 1000
-    # Packages whose catalogues to use; empty means every one in registry.CATALOGUE_PACKAGES.
-    catalogues: tuple[str, ...] = ()
-    # English corpus sources to use; empty means every source in pipeline.data.english.
-    corpus_sources: tuple[str, ...] = ()
-    min_corpus_tokens: int = 10_000_000
+    n_test: int = 1000  # de-en sentence pairs held out as the test set
+    n_dev: int = 1000  # de-en sentence pairs held out as the dev set
+    n_folds: int = 10  # cross-validation folds the polarity examples are split into
+    n_loc_test: int = 1000  # localization messages (German sources) held out as the test set
+    n_loc_dev: int = 1000  # localization messages (German sources) held out as the dev set
+    catalogues: tuple[str, ...] = ()  # catalogue packages used (empty: every one in the registry)
+    corpus_sources: tuple[str, ...] = ()  # English corpus sources used (empty: all of data.english)
+    min_corpus_tokens: int = 10_000_000  # fewest whitespace tokens the English corpus may have
 
 
 @dataclass(frozen=True)
 class TokenizeConfig:
-    lowercase: bool = True
-    # Embedding corpus vocabulary (also used for sentiment, which reuses the embeddings).
-    corpus_min_count: int = 5
-    corpus_max_size: int = 100_000
-    # Translation vocabularies, one per language, built on the training split only. Any
-    # TFDS parallel corpus works, e.g. ted_hrlr_translate/pt_to_en with langs ("pt", "en").
-    translate_dataset: str = "de_en_translate"
-    translate_langs: tuple[str, ...] = ("de", "en")
-    translate_min_count: int = 2
-    translate_max_size: int = 30_000
-    # The joint SentencePiece model both translators' "subword" records use (cased).
-    translate_subword_size: int = 8_000
-    translate_subword_model: str = "unigram"  # or "bpe"
-    # MR words missing from the corpus vocabulary ("mesmerizing", "clunky", "retread": 4% of
-    # MR's tokens) that occur at least this often in MR's texts (labels unseen) are appended
-    # to it for the sentiment models, which learn their vectors from a random start.
-    polarity_min_count: int = 2
-    batch_size: int = 1024
+    lowercase: bool = True  # lowercase text before word tokenization
+    corpus_min_count: int = 5  # rarer corpus words become UNK (sentiment reuses this vocabulary)
+    corpus_max_size: int = 100_000  # most words kept in the corpus vocabulary
+    translate_dataset: str = "de_en_translate"  # TFDS parallel corpus the translator trains on
+    translate_langs: tuple[str, ...] = ("de", "en")  # that corpus's two language features
+    translate_min_count: int = 2  # rarer training-split words become UNK (word vocabularies)
+    translate_max_size: int = 30_000  # most words kept in each language's word vocabulary
+    translate_subword_size: int = 8_000  # pieces in the joint, cased SentencePiece model
+    translate_subword_model: str = "unigram"  # SentencePiece algorithm: "unigram" or "bpe"
+    polarity_min_count: int = 2  # count an MR word outside the corpus vocabulary needs to join it
+    batch_size: int = 1024  # lines per tokenization batch
 
 
 @dataclass(frozen=True)
 class LMConfig:
-    level: str = "word"  # or "char"
-    cell: str = "gru"  # any pipeline.rnn kind
-    layers: int = 1
-    # Word level: the corpus vocabulary's most frequent words (ids are frequency-ranked).
-    # Character level: characters seen at least char_min_count times.
-    vocab_size: int = 30_000
-    char_min_count: int = 20
-    embed_dim: int = 128
-    units: int = 256
-    dropout: float = 0.1
-    max_len: int = 64  # tokens per training sentence; char level uses char_max_len
-    char_max_len: int = 256
-    batch_size: int = 256  # large batches amortize the per-time-step overhead on a CPU
-    # Negatives for the sampled softmax in training (0: full softmax). A full 30k-way softmax
-    # is ~90% of the training FLOPs on a CPU; evaluation always uses the full softmax.
-    num_sampled: int = 1024
-    learning_rate: float = 2e-3
-    clipnorm: float = 1.0
-    epochs: int = 6
-    steps_per_epoch: int = 200
-    # A character step is ~5x longer (about 130 steps of the recurrence per line, not 24),
-    # so the character model takes fewer steps to stay within minutes on 2 cores.
-    char_steps_per_epoch: int = 50
+    level: str = "word"  # what is modelled: "word" or "char"
+    cell: str = "gru"  # recurrent cell, any pipeline.rnn kind
+    layers: int = 1  # stacked recurrent layers
+    vocab_size: int = 30_000  # word level: the corpus vocabulary's most frequent words kept
+    char_min_count: int = 20  # character level: fewest occurrences for a character to be kept
+    embed_dim: int = 128  # token embedding size
+    units: int = 256  # recurrent state size
+    dropout: float = 0.1  # dropout rate on the recurrent outputs
+    max_len: int = 64  # word level: tokens per training sentence
+    char_max_len: int = 256  # character level: characters per training line
+    batch_size: int = 256  # sentences per training step
+    num_sampled: int = 1024  # sampled-softmax negatives in training (0: full softmax)
+    learning_rate: float = 2e-3  # Adam step size
+    clipnorm: float = 1.0  # gradient norm bound per variable
+    epochs: int = 6  # training epochs
+    steps_per_epoch: int = 200  # word level: training steps per epoch
+    char_steps_per_epoch: int = 50  # character level: training steps per epoch
     held_out: int = 5000  # sentences kept out of training for perplexity
-    val_sentences: int = 500  # of those, evaluated after every epoch
-    sample_max_len: int = 40  # cap on generated tokens (char level: 4x)
-    seed: int = 0
+    val_sentences: int = 500  # held-out sentences evaluated after every epoch
+    sample_max_len: int = 40  # most tokens generated per sample (character level: 4x)
+    seed: int = 0  # random seed
 
 
 @dataclass(frozen=True)
 class EmbeddingsConfig:
     """Hyperparameters shared by word2vec and GloVe, and each one's own (gensim's defaults)."""
 
-    dim: int = 100
-    window: int = 5  # word2vec: maximum of the dynamic window; GloVe: the fixed window
-    # Words of the corpus vocabulary (frequency-ranked, min_count applied by make tokenize)
-    # that are embedded; rarer words are dropped from the training text, as gensim does.
-    max_vocab: int = 100_000
-    seed: int = 0
-    # word2vec: skip-gram with negative sampling
-    negatives: int = 5
-    subsample: float = 1e-3  # gensim's `sample`
-    epochs: int = 5
-    learning_rate: float = 0.025  # decays linearly to min_learning_rate
-    min_learning_rate: float = 1e-4
-    batch_size: int = 8192  # (center, context) pairs per step
-    # Consecutive (shuffled) pairs that share their k negatives: the negative half of a step
-    # becomes batched matrix products (Ji et al. 2016). 1 is word2vec's own sampling.
-    share_negatives: int = 32
-    # GloVe
-    glove_epochs: int = 15
-    glove_x_max: float = 100.0
-    glove_alpha: float = 0.75
-    # The paper uses 0.05 with per-cell AdaGrad; minibatch AdaGrad here reached the same
-    # quality in a third of the epochs at 0.2 (10.3% analogy after 10 epochs vs 9.1% after 15).
-    glove_learning_rate: float = 0.2
-    glove_batch_size: int = 65_536  # nonzero co-occurrence cells per step
-    # Evaluation
-    analogy_restrict: int = 30_000  # analogy answers searched among the most frequent words
+    dim: int = 100  # vector size of both models
+    window: int = 5  # context words each side: word2vec's dynamic maximum, GloVe's fixed width
+    max_vocab: int = 100_000  # most frequent corpus words embedded (rarer ones leave the text)
+    seed: int = 0  # random seed
+    negatives: int = 5  # word2vec: negative samples per (center, context) pair
+    subsample: float = 1e-3  # word2vec: frequent-word subsampling threshold (gensim's `sample`)
+    epochs: int = 5  # word2vec: passes over the corpus
+    learning_rate: float = 0.025  # word2vec: first SGD step size, decaying linearly
+    min_learning_rate: float = 1e-4  # word2vec: last SGD step size
+    batch_size: int = 8192  # word2vec: (center, context) pairs per step
+    share_negatives: int = 32  # word2vec: consecutive pairs sharing their negatives (1: none)
+    glove_epochs: int = 15  # GloVe: passes over the co-occurrence cells
+    glove_x_max: float = 100.0  # GloVe: count at which the weight f(x) reaches 1
+    glove_alpha: float = 0.75  # GloVe: exponent of the weight f(x) = min(1, (x / x_max)^alpha)
+    glove_learning_rate: float = 0.2  # GloVe: minibatch AdaGrad step size
+    glove_batch_size: int = 65_536  # GloVe: nonzero co-occurrence cells per step
+    analogy_restrict: int = 30_000  # evaluation: analogy answers come from this many top words
 
 
 @dataclass(frozen=True)
 class TranslateConfig:
     """The attention translator (pipeline.translate); ``default`` is bounded by its time budget."""
 
-    source: str = "de"
-    target: str = "en"
-    tokens: str = "subword"  # the joint SentencePiece model, or "word" (a vocabulary per language)
+    source: str = "de"  # source language feature
+    target: str = "en"  # target language feature
+    tokens: str = "subword"  # "subword" (the joint SentencePiece model) or "word" (per language)
     cell: str = "keras_gru"  # encoder kind (pipeline.rnn); an LSTM kind gives an LSTM decoder
-    encoder_layers: int = 1
-    embed_dim: int = 128
-    units: int = 256  # per encoder direction, and the decoder state
-    attention_units: int = 256
-    dropout: float = 0.2
-    label_smoothing: float = 0.1
+    encoder_layers: int = 1  # stacked bidirectional encoder layers
+    embed_dim: int = 128  # token embedding size, source and target
+    units: int = 256  # state size per encoder direction, and of the decoder
+    attention_units: int = 256  # hidden size of the additive attention
+    dropout: float = 0.2  # dropout rate
+    label_smoothing: float = 0.1  # probability mass the loss spreads over all target tokens
     max_len: int = 40  # training pairs with a longer side (in tokens) are dropped
-    # Shares of the training pairs by kind ("" follows the corpus, 70% dictionary entries).
-    mix: str = "sentence=0.3,phrase=0.15,lexical=0.15,catalogue=0.4"
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    clipnorm: float = 1.0
-    epochs: int = 60
-    steps_per_epoch: int = 500  # a time-bounded "epoch" between dev evaluations
+    mix: str = "sentence=0.3,phrase=0.15,lexical=0.15,catalogue=0.4"  # pair shares by kind
+    batch_size: int = 64  # pairs per step, over all replicas
+    learning_rate: float = 1e-3  # Adam step size at the start (halved when dev loss stalls)
+    clipnorm: float = 1.0  # global gradient norm bound
+    epochs: int = 60  # most epochs run
+    steps_per_epoch: int = 500  # training steps between dev evaluations
     max_minutes: float = 35.0  # wall-clock bound on the whole run (0: none)
     patience: int = 3  # epochs without a better dev loss before stopping
     save_every: int = 100  # steps between checkpoints
-    shuffle_buffer: int = 20_000
-    seed: int = 0
+    shuffle_buffer: int = 20_000  # training pairs in the shuffle buffer
+    seed: int = 0  # random seed
 
 
 @dataclass(frozen=True)
@@ -172,42 +146,26 @@ class SentimentConfig:
     """Polarity classifiers over the trained word vectors, compared by k-fold CV on MR."""
 
     dataset: str = "mr"  # our MR records (10-fold CV) or a TFDS one, e.g. imdb_reviews
-    # Experiments: "<model>/<init>", model average|recurrent, init word2vec|glove|random.
-    # The recurrent model costs ~4x the averaging one per fold on 2 cores, so by default it
-    # runs with word2vec only; add recurrent/random (or any other) with --configs.
-    configs: tuple[str, ...] = (
+    configs: tuple[str, ...] = (  # <model>/<init> runs: average|recurrent x word2vec|glove|random
         "average/word2vec", "average/glove", "average/random", "recurrent/word2vec",
     )  # fmt: skip
-    finetune: bool = True  # random init is always trained
-    # Also score each configuration's soft vote with NBSVM ("<config>+nbsvm" rows; the best
-    # row is exported, with NBSVM's weights inside the SavedModel). Over 10 folds the vote
-    # beat the recurrent model alone by 1.5 points and NBSVM alone by 1.7.
-    nbsvm_vote: bool = True
-    cell: str = "keras_gru"  # any pipeline.rnn kind; keras_* are the fastest on a CPU
-    units: int = 64
-    layers: int = 1
-    # What the recurrent model's classifier reads: "final" states, or "final+max" (the final
-    # states and a masked max over time of the BiRNN outputs, concatenated). "final+max"
-    # matched "final" on 2 test folds and beat it on the final model's validation split.
-    pooling: str = "final+max"
-    # On the word vectors and on the classifier's input. Over 10 folds (early stopping on the
-    # loss) 0.5 gave the recurrent model 78.70 alone and 79.91 in the vote (before its refit),
-    # 0.3 gave 78.29 / 79.83.
-    dropout: float = 0.5
-    max_len: int = 64  # tokens kept per text (MR's longest is 60); IMDB wants ~400
-    batch_size: int = 64
-    learning_rate: float = 2e-3  # the recurrent model's
-    # The averaging model has few weights besides the embeddings and needs a larger step.
-    average_learning_rate: float = 1e-2
-    epochs: int = 12  # at most; early stopping on the validation split usually ends sooner
-    patience: int = 2
-    # What early stopping watches on the validation split: "val_loss" or "val_accuracy".
-    # Over 10 folds the loss stopped the recurrent model better (78.29 vs 77.85 alone, 79.83
-    # vs 79.74 in the vote), though 3 folds x 3 seeds had favoured accuracy (78.22 vs 77.95).
-    monitor: str = "val_loss"
-    val_fraction: float = 0.1  # of each training fold
-    folds: int = 0  # test folds run (0: all), for quick experiments
-    seed: int = 0
+    finetune: bool = True  # train pretrained embeddings too (random ones always train)
+    nbsvm_vote: bool = True  # also score each configuration's soft vote with NBSVM (+nbsvm rows)
+    cell: str = "keras_gru"  # recurrent cell, any pipeline.rnn kind (keras_* run fastest on a CPU)
+    units: int = 64  # recurrent state size per direction
+    layers: int = 1  # stacked bidirectional layers
+    pooling: str = "final+max"  # "final" states, or "final+max": those and a masked max over time
+    dropout: float = 0.5  # dropout rate on the word vectors and on the classifier's input
+    max_len: int = 64  # tokens kept per text
+    batch_size: int = 64  # texts per training step
+    learning_rate: float = 2e-3  # the recurrent model's Adam step size
+    average_learning_rate: float = 1e-2  # the averaging model's (it has few weights to move)
+    epochs: int = 12  # most epochs per fold; early stopping usually ends sooner
+    patience: int = 2  # epochs without a better monitored value before stopping
+    monitor: str = "val_loss"  # what early stopping watches: "val_loss" or "val_accuracy"
+    val_fraction: float = 0.1  # share of each training fold held out for early stopping
+    folds: int = 0  # test folds run (0: all)
+    seed: int = 0  # random seed (fold k uses seed + k)
 
 
 @dataclass(frozen=True)
