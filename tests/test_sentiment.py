@@ -18,7 +18,7 @@ import tensorflow_datasets as tfds
 from pipeline import tokenize
 from pipeline.config import PRESETS, Paths
 from pipeline.embeddings.keyed_vectors import KeyedVectors, model_dir
-from pipeline.sentiment import baseline, data, ensemble
+from pipeline.sentiment import baseline, data, ensemble, training
 from pipeline.sentiment import train as sentiment_train
 from pipeline.sentiment.export import ExportedClassifier, export
 from pipeline.sentiment.models import build_model, compile_model
@@ -233,7 +233,7 @@ def test_frozen_embeddings_stay_fixed_and_finetuned_ones_move(finetune):
     )
     matrix = np.random.default_rng(0).normal(size=(len(VOCAB), 4)).astype(np.float32)
     config = dataclasses.replace(PRESETS["smoke"].sentiment, patience=2)
-    model, info = sentiment_train.fit("average", matrix, finetune, examples, config, None, 0)
+    model, info = training.fit("average", matrix, finetune, examples, config, None, 0)
     trained = model.get_layer("embedding").get_weights()[0]
     assert np.allclose(trained, matrix) != finetune
     assert info["epochs"] == config.epochs and 0 <= info["val_accuracy"] <= 1
@@ -399,7 +399,7 @@ def test_missing_inputs_say_which_make_target(tmp_path, caplog):
     with pytest.raises(FileNotFoundError, match="make train-embeddings"):
         data.embedding_matrix(paths, VOCAB, "word2vec", dim=8, seed=0)
     with pytest.raises(ValueError, match="bad configuration"):
-        sentiment_train.parse_config("cnn/word2vec")
+        training.parse_config("cnn/word2vec")
 
 
 def test_imdb_reviews_through_the_same_code(fixture_paths, tmp_path):

@@ -11,7 +11,16 @@ split, never on the test fold.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+import keras
 import numpy as np
+
+from pipeline.config import SentimentConfig
+from pipeline.sentiment import baseline, data
+from pipeline.sentiment.training import probabilities, refit
+
+SUFFIX = "+nbsvm"
 
 # Candidate weights of the neural model; NBSVM gets the rest.
 WEIGHTS = np.round(np.linspace(0.0, 1.0, 21), 2)
@@ -36,3 +45,93 @@ def choose_weight(neural: np.ndarray, nbsvm: np.ndarray, labels: np.ndarray) -> 
     """
     losses = [log_loss(mix(neural, nbsvm, w), labels) for w in WEIGHTS]
     return float(WEIGHTS[int(np.argmin(losses))])
+
+
+def ensemble_name(name: str) -> str:
+    """The result row of configuration ``name``'s vote with NBSVM."""
+    return name + SUFFIX
+
+
+def base_config(name: str) -> str:
+    """The neural configuration of a result row (``<model>/<init>`` or its ensemble)."""
+    return name.removesuffix(SUFFIX)
+
+
+@dataclass
+class NBSVMPartner:
+    """Fits NBSVM beside a neural model and weighs the two models' vote.
+
+    The weight is chosen on the neural model's validation split, which neither model may
+    have seen, so it is chosen with an NBSVM fitted on the rest; the NBSVM that then votes is
+    refitted on all the training data, as the neural model used the split for early
+    stopping only. The neural configurations of one fold share the split (same seed), hence
+    NBSVM's fits are cached by fold.
+    """
+
+    base: int  # compact vocabulary size: n-gram keys of ids below it
+    fitted: dict[int, tuple[np.ndarray, baseline.NBSVM]] = field(default_factory=dict)
+
+    def probability(self, nbsvm: baseline.NBSVM, examples: data.Examples) -> np.ndarray:
+        """NBSVM's P(positive) of each example (compact ids)."""
+        return nbsvm.probability(baseline.ngram_keys(examples.ids, self.base))
+
+    def _fit(self, examples: data.Examples) -> baseline.NBSVM:
+        keys = baseline.ngram_keys(examples.ids, self.base)
+        return baseline.NBSVM.fit(keys, examples.labels, self.base)
+
+    def fit_and_weigh(
+        self,
+        model: keras.Model,
+        train: data.Examples,
+        config: SentimentConfig,
+        seed: int,
+        fold: int | None = None,
+    ) -> tuple[baseline.NBSVM, float]:
+        """NBSVM fitted on ``train`` (cached by ``fold``) and the neural model's vote share."""
+        fit_index, val_index = data.validation_split(train.labels, config.val_fraction, seed)
+        val = train.take(val_index)
+        if fold is None or fold not in self.fitted:
+            held_out = self.probability(self._fit(train.take(fit_index)), val)
+            fitted = (held_out, self._fit(train))
+            if fold is not None:
+                self.fitted[fold] = fitted
+        else:
+            fitted = self.fitted[fold]
+        held_out, nbsvm = fitted
+        neural = probabilities(model, val, config.batch_size)
+        return nbsvm, choose_weight(neural, held_out, val.labels)
+
+    def vote(
+        self,
+        model: keras.Model,
+        nbsvm: baseline.NBSVM,
+        weight: float,
+        examples: data.Examples,
+        batch_size: int,
+    ) -> np.ndarray:
+        """P(positive) of the weighted vote of ``model`` and ``nbsvm`` on ``examples``."""
+        neural = probabilities(model, examples, batch_size)
+        return mix(neural, self.probability(nbsvm, examples), weight)
+
+
+def vote_members(
+    partner: NBSVMPartner,
+    model: keras.Model,
+    model_kind: str,
+    matrix: np.ndarray,
+    trainable: bool,
+    train: data.Examples,
+    config: SentimentConfig,
+    seed: int,
+    epochs: int,
+    fold: int | None = None,
+) -> tuple[keras.Model, baseline.NBSVM, float]:
+    """The vote's neural member, its NBSVM and the neural weight, for training data ``train``.
+
+    ``model`` is :func:`~pipeline.sentiment.training.fit`'s, which never trained on the
+    validation split, so it weighs the vote first; only then is it replaced by its refit on
+    all of ``train`` for ``epochs``.
+    """
+    nbsvm, weight = partner.fit_and_weigh(model, train, config, seed, fold)
+    voter = refit(model_kind, matrix, trainable, train, config, seed, epochs)
+    return voter, nbsvm, weight
