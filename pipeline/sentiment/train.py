@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from pipeline import tokenize
+from pipeline import artifacts
 from pipeline.config import (
     PRESETS,
     Paths,
@@ -361,7 +361,7 @@ def train_test(
     """Test accuracy of one configuration (and its NBSVM vote) trained on a TFDS train split."""
     model_kind, init = parse_config(name)
     trainable = config.finetune or init == "random"
-    log_dir = paths.runs / model_name(config.dataset) / name.replace("/", "_")
+    log_dir = paths.runs / artifacts.sentiment_name(config.dataset) / name.replace("/", "_")
     start = time.perf_counter()
     model, info = fit(model_kind, matrix, trainable, train, config, log_dir, config.seed)
     rows = {name: (probabilities(model, test, config.batch_size), {})}
@@ -395,10 +395,6 @@ def load_dataset(
     return train, test
 
 
-def model_name(dataset: str) -> str:
-    return "sentiment" if dataset == "mr" else f"sentiment_{dataset.replace('/', '_')}"
-
-
 def train(paths: Paths, config: SentimentConfig, version: int = 1) -> dict[str, Any]:
     """The whole stage; returns the report it writes to ``reports/<name>.json``."""
     start = time.perf_counter()
@@ -408,7 +404,7 @@ def train(paths: Paths, config: SentimentConfig, version: int = 1) -> dict[str, 
         raise ValueError("no configurations to run")
     if config.monitor not in MONITORED:
         raise ValueError(f"monitor must be one of {', '.join(MONITORED)}, not {config.monitor!r}")
-    vocab = Vocabulary.load(paths.processed / tokenize.POLARITY_VOCAB)
+    vocab = Vocabulary.load(paths.processed / artifacts.POLARITY_VOCAB)
     examples, test = load_dataset(paths, config, vocab)
     every = examples.ids if test is None else np.concatenate([examples.ids, test.ids])
     kept = data.compact_vocabulary(every)
@@ -446,7 +442,7 @@ def train(paths: Paths, config: SentimentConfig, version: int = 1) -> dict[str, 
     model_kind, init = parse_config(base_config(best))
     full = matrices[init][0]
     trainable = config.finetune or init == "random"
-    final_dir = paths.runs / model_name(config.dataset) / "final"
+    final_dir = paths.runs / artifacts.sentiment_name(config.dataset) / "final"
     model, info = fit(model_kind, full[kept], trainable, examples, config, final_dir, config.seed)
     nbsvm, weight = None, 1.0
     if partner is not None and best != base_config(best):
@@ -461,8 +457,8 @@ def train(paths: Paths, config: SentimentConfig, version: int = 1) -> dict[str, 
     export_model = configured_model(model_kind, full, trainable, config)
     embeddings = data.expand(full, model.get_layer("embedding").get_weights()[0], kept)
     copy_weights(model, export_model, embeddings)
-    name = model_name(config.dataset)
-    dest = paths.saved_models / name / str(version)
+    name = artifacts.sentiment_name(config.dataset)
+    dest = artifacts.saved_model(paths, name, version)
     saved = export(export_model, vocab, config.max_len, dest, nbsvm=nbsvm, neural_weight=weight)
 
     report = {
