@@ -105,11 +105,11 @@ def _fixture_artifacts(raw: Path) -> dict:
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("smoke")
     paths = Paths(data=root / "data", reports=root / "reports")
-    artifacts = _fixture_artifacts(paths.raw)
+    sources = _fixture_artifacts(paths.raw)
     config = DATA_CONFIG
-    data_report = data_stage.run(paths, config, artifacts=artifacts)
+    data_report = data_stage.run(paths, config, artifacts=sources)
     tokenize_report = encode.run(paths, PRESETS["smoke"].tokenize)
-    return paths, config, artifacts, data_report, tokenize_report
+    return paths, config, sources, data_report, tokenize_report
 
 
 def test_data_report_counts(built):
@@ -149,10 +149,10 @@ def test_tfds_datasets_load_by_name(built):
 
 
 def test_rerun_is_a_no_op(built):
-    paths, config, artifacts, report, _ = built
+    paths, config, sources, report, _ = built
     manifest = artifacts.manifest(paths, "data")
     before = manifest.stat().st_mtime_ns
-    assert data_stage.run(paths, config, artifacts=artifacts) == report
+    assert data_stage.run(paths, config, artifacts=sources) == report
     assert manifest.stat().st_mtime_ns == before
 
 
@@ -244,13 +244,13 @@ def test_polarity_records_keep_labels_and_folds(built):
 
 
 def test_corrupt_raw_archive_is_reported_and_removed(built, tmp_path):
-    _, config, artifacts, _, _ = built
+    _, config, sources, _, _ = built
     paths = Paths(data=tmp_path / "data", reports=tmp_path / "reports")
     paths.raw.mkdir(parents=True)
-    bad = paths.raw / artifacts["trans-de-en"].filename
+    bad = paths.raw / sources["trans-de-en"].filename
     bad.write_bytes(b"truncated download")
     with pytest.raises(FetchError, match="Checksum mismatch for trans-de-en"):
-        data_stage.run(paths, config, artifacts=artifacts)
+        data_stage.run(paths, config, artifacts=sources)
     assert not bad.exists() and not paths.processed.exists()
 
 
@@ -286,13 +286,13 @@ def test_localization_split_loads_and_is_tokenized(built):
 def test_a_corrupt_catalogue_package_is_one_clear_error_and_leaves_nothing(built, tmp_path):
     config = built[1]
     paths = Paths(data=tmp_path / "data", reports=tmp_path / "reports")
-    artifacts = _fixture_artifacts(paths.raw)
-    deb = paths.raw / artifacts[CATALOGUE].filename
+    sources = _fixture_artifacts(paths.raw)
+    deb = paths.raw / sources[CATALOGUE].filename
     deb.write_bytes(deb.read_bytes()[:-300])  # a truncated download whose pin matches
     pinned = {
-        **artifacts,
+        **sources,
         CATALOGUE: dataclasses.replace(
-            artifacts[CATALOGUE], sha256=hashlib.sha256(deb.read_bytes()).hexdigest()
+            sources[CATALOGUE], sha256=hashlib.sha256(deb.read_bytes()).hexdigest()
         ),
     }
     with pytest.raises(ArchiveError) as err:
