@@ -49,6 +49,8 @@ DATA_MANIFEST  := data/processed/data_manifest.json
 DATA_STAMP     := data/processed/data.stamp
 TOKENIZE_MANIFEST := data/processed/tokenize_manifest.json
 TOKENIZE_STAMP := data/processed/tokenize.stamp
+DATA_LISTING   := data/processed/data_outputs.mk
+TOKENIZE_LISTING := data/processed/tokenize_outputs.mk
 LM_MODEL       := saved_models/lm/1/saved_model.pb
 LM_CHAR_MODEL  := saved_models/lm_char/1/saved_model.pb
 W2V_VECTORS    := data/processed/embeddings/word2vec/vectors.npy
@@ -62,10 +64,10 @@ TR_SAVED       := saved_models/translator/1/saved_model.pb
 BLEU_REPORT    := reports/bleu.json
 ERRORS_REPORT  := reports/error_analysis.json
 
-CORE_CODE     := pipeline/__init__.py pipeline/config.py pipeline/io.py
+CORE_CODE     := pipeline/__init__.py pipeline/config.py pipeline/io.py pipeline/artifacts.py
 DATA_CODE     := $(CORE_CODE) $(wildcard pipeline/data/*.py) pipeline/text/tokenizer.py \
 	pipeline/stamps.py
-TOKENIZE_CODE := $(CORE_CODE) pipeline/tokenize.py $(wildcard pipeline/text/*.py) pipeline/stamps.py
+TOKENIZE_CODE := $(CORE_CODE) pipeline/encode.py $(wildcard pipeline/text/*.py) pipeline/stamps.py
 LM_CODE       := $(CORE_CODE) $(wildcard pipeline/lm/*.py pipeline/rnn/*.py pipeline/text/*.py) \
 	pipeline/checkpoints.py pipeline/serving.py
 EMB_CODE      := $(CORE_CODE) $(addprefix pipeline/embeddings/,__init__.py corpus.py keyed_vectors.py) \
@@ -91,11 +93,10 @@ export PYTHONHASHSEED := 0
 # but not what follows it, which depends on whether the outputs change. Each stage also lists
 # its outputs in an include file; when one of them, the list or the stamp is missing, the
 # stage reruns. $(call if_missing,FILES) only stats FILES; it is FORCE when one is missing.
--include data/processed/data_outputs.mk data/processed/tokenize_outputs.mk
+-include $(DATA_LISTING) $(TOKENIZE_LISTING)
 if_missing = $(if $(filter-out $(wildcard $(1)),$(1)),FORCE)
-DATA_FILES     := $(addprefix data/,$(DATA_OUTPUTS)) data/processed/data_outputs.mk $(DATA_STAMP)
-TOKENIZE_FILES := $(addprefix data/,$(TOKENIZE_OUTPUTS)) data/processed/tokenize_outputs.mk \
-	$(TOKENIZE_STAMP)
+DATA_FILES     := $(addprefix data/,$(DATA_OUTPUTS)) $(DATA_LISTING) $(DATA_STAMP)
+TOKENIZE_FILES := $(addprefix data/,$(TOKENIZE_OUTPUTS)) $(TOKENIZE_LISTING) $(TOKENIZE_STAMP)
 
 # Sets the shell's "$@" to the lines of $TEXT, read from the environment; no line is split or
 # globbed further.
@@ -129,7 +130,7 @@ $(DATA_STAMP): $(DATA_MANIFEST)
 tokenize: $(TOKENIZE_STAMP)
 
 $(TOKENIZE_MANIFEST): $(DATA_STAMP) $(TOKENIZE_CODE) $(call if_missing,$(TOKENIZE_FILES))
-	$(PY) -m pipeline.tokenize --preset $(PRESET) $(STAGE_ARGS)
+	$(PY) -m pipeline.encode --preset $(PRESET) $(STAGE_ARGS)
 
 $(TOKENIZE_STAMP): $(TOKENIZE_MANIFEST)
 	+@: $@ changes only with the outputs

@@ -20,15 +20,9 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipeline.artifacts import outputs_listing, stamp
+from pipeline.config import Paths
 from pipeline.io import sha256_file, write_text
-
-
-def stamp_path(data_root: Path, stage: str) -> Path:
-    return data_root / "processed" / f"{stage}.stamp"
-
-
-def outputs_path(data_root: Path, stage: str) -> Path:
-    return data_root / "processed" / f"{stage}_outputs.mk"
 
 
 def digest(data_root: Path, outputs: Sequence[str]) -> str:
@@ -50,7 +44,7 @@ def _replace_if_changed(path: Path, text: str) -> bool:
     return True
 
 
-def publish(data_root: Path, stage: str, outputs: Sequence[str], content: str) -> bool:
+def publish(paths: Paths, stage: str, outputs: Sequence[str], content: str) -> bool:
     """Write the stage's output list and content stamp; True when the stamp changed.
 
     Called before the manifest is written, so a run that dies in between leaves no manifest
@@ -58,8 +52,8 @@ def publish(data_root: Path, stage: str, outputs: Sequence[str], content: str) -
     """
     listing = " \\\n\t".join(sorted(outputs))
     _replace_if_changed(
-        outputs_path(data_root, stage),
-        f"# Written by python -m pipeline.{stage}: its outputs under data/, for the Makefile.\n"
+        outputs_listing(paths, stage),
+        f"# Written by make {stage}: its outputs under data/, for the Makefile.\n"
         f"{stage.upper()}_OUTPUTS := {listing}\n",
     )
-    return _replace_if_changed(stamp_path(data_root, stage), content + "\n")
+    return _replace_if_changed(stamp(paths, stage), content + "\n")

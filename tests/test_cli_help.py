@@ -21,7 +21,7 @@ OUTPUTS = ["--data-dir", "--reports-dir", "--runs-dir", "--saved-models-dir"]
 # Flags a module's --help must list, beside "usage:".
 EXPECTED_FLAGS = {
     "pipeline.data": ["--preset"],
-    "pipeline.tokenize": ["--preset"],
+    "pipeline.encode": ["--preset"],
     "pipeline.lm.train": ["--preset", "--level", "--cell", *OUTPUTS],
     "pipeline.lm.sample": ["--temperature"],
     "pipeline.lm.export": ["--model"],

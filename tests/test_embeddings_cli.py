@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import tokenize
+from pipeline import artifacts
 from pipeline.embeddings import evaluate, export
 from pipeline.embeddings import train as emb_train
 from pipeline.text import EOS_ID, Vocabulary
@@ -20,9 +20,9 @@ def tiny_corpus(data: Path) -> None:
     vocab = Vocabulary.build({w: 10 - i for i, w in enumerate(words)})
     rng = np.random.default_rng(0)
     ids = [i for _ in range(40) for i in [*(rng.integers(4, 12, 6).tolist()), EOS_ID]]
-    vocab.save(data / "processed" / tokenize.CORPUS_VOCAB)
-    (data / "processed" / tokenize.CORPUS_IDS).parent.mkdir(parents=True)
-    np.save(data / "processed" / tokenize.CORPUS_IDS, np.array(ids, np.int32))
+    vocab.save(data / "processed" / artifacts.CORPUS_VOCAB)
+    (data / "processed" / artifacts.CORPUS_IDS).parent.mkdir(parents=True)
+    np.save(data / "processed" / artifacts.CORPUS_IDS, np.array(ids, np.int32))
 
 
 def files_under(root: Path) -> set[Path]:

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from pipeline.artifacts import embedding_dir
 from pipeline.config import EmbeddingsConfig, Paths
 from pipeline.data.evalsets import Analogy, SimilarityPair
 from pipeline.embeddings import evaluate
-from pipeline.embeddings.keyed_vectors import KeyedVectors, model_dir
+from pipeline.embeddings.keyed_vectors import KeyedVectors
 
 # Features: male, female, royal, young, other. Words most frequent first.
 FEATURES = {
@@ -155,9 +156,9 @@ def test_evaluate_models_writes_one_table_for_both_models(tmp_path):
     config = EmbeddingsConfig(analogy_restrict=7)
     with pytest.raises(FileNotFoundError, match="make train-embeddings"):
         evaluate.evaluate_models(paths, config)
-    family().save(model_dir(paths, "word2vec"))
+    family().save(embedding_dir(paths, "word2vec"))
     noisy = family().vectors + np.random.default_rng(0).normal(0, 0.3, (len(FEATURES), 5))
-    KeyedVectors(list(FEATURES), noisy).save(model_dir(paths, "glove"))
+    KeyedVectors(list(FEATURES), noisy).save(embedding_dir(paths, "glove"))
     sets = evaluate.EvalSets(
         [Analogy("family", "man", "king", "woman", "queen")],
         {

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from faults import truncate_checkpoint
 
-from pipeline import tokenize
+from pipeline import artifacts
 from pipeline.config import PRESETS, Paths
 from pipeline.lm import train as stage
 from pipeline.text import EOS_ID, Vocabulary
@@ -25,13 +25,13 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("lm") / "data"
     processed = Paths(data=data).processed
     vocab = Vocabulary.build({f"w{i}": 100 - i for i in range(20)})
-    vocab.save(processed / tokenize.CORPUS_VOCAB)
+    vocab.save(processed / artifacts.CORPUS_VOCAB)
     rng = np.random.default_rng(0)
     sentences = [
         np.append(rng.integers(4, len(vocab), rng.integers(2, 10)), EOS_ID) for _ in range(60)
     ]
-    (processed / tokenize.CORPUS_IDS).parent.mkdir(parents=True, exist_ok=True)
-    np.save(processed / tokenize.CORPUS_IDS, np.concatenate(sentences).astype(np.int32))
+    (processed / artifacts.CORPUS_IDS).parent.mkdir(parents=True, exist_ok=True)
+    np.save(processed / artifacts.CORPUS_IDS, np.concatenate(sentences).astype(np.int32))
     return data
 
 

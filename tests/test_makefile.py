@@ -30,17 +30,18 @@ OUTPUTS = {{
     "data": ["processed/translate/train.tsv", "tfds/de_en_translate/2.0.0/train.tfrecord"],
     "tokenize": ["processed/vocab/translate_en.txt", "processed/translate/train.tfrecord"],
 }}
-stage = {{"pipeline.data": "data", "pipeline.tokenize": "tokenize"}}.get(args[1])
+stage = {{"pipeline.data": "data", "pipeline.encode": "tokenize"}}.get(args[1])
 if stage:
     sys.path.insert(0, {str(REPO)!r})
-    from pipeline import stamps
+    from pipeline import artifacts, stamps
+    from pipeline.config import Paths
     from pipeline.io import write_json, write_text
 
-    data = Path("data")
+    paths = Paths(data=Path("data"))
     for name in OUTPUTS[stage]:
-        write_text(data / name, os.environ.get("STUB_CONTENT", "v1") + name)
-    stamps.publish(data, stage, OUTPUTS[stage], stamps.digest(data, OUTPUTS[stage]))
-    write_json(data / "processed" / f"{{stage}}_manifest.json", {{}})
+        write_text(paths.data / name, os.environ.get("STUB_CONTENT", "v1") + name)
+    stamps.publish(paths, stage, OUTPUTS[stage], stamps.digest(paths.data, OUTPUTS[stage]))
+    write_json(artifacts.manifest(paths, stage), {{}})
 """
 SENT_REPORT = "reports/sentiment.json"
 TR_SAVED = "saved_models/translator/1/saved_model.pb"
@@ -193,13 +194,13 @@ def test_help_and_every_target_still_parse(make):
 
 def test_a_missing_output_reruns_the_stage_that_writes_it(make):
     assert make("-s", "tokenize").returncode == 0
-    assert make.stages() == ["pipeline.data", "pipeline.tokenize"]
+    assert make.stages() == ["pipeline.data", "pipeline.encode"]
     assert "pipeline." not in make("-n", "tokenize").stdout
     (make.root / "data/processed/vocab/translate_en.txt").unlink()
     plan = make("-n", "tokenize").stdout
-    assert "-m pipeline.tokenize" in plan and "-m pipeline.data" not in plan
+    assert "-m pipeline.encode" in plan and "-m pipeline.data" not in plan
     assert make("-s", "tokenize").returncode == 0
-    assert make.stages() == ["pipeline.tokenize"]
+    assert make.stages() == ["pipeline.encode"]
     assert (make.root / "data/processed/vocab/translate_en.txt").exists()
     (make.root / "data/tfds/de_en_translate/2.0.0/train.tfrecord").unlink()
     assert "-m pipeline.data" in make("-n", "tokenize").stdout
@@ -213,7 +214,7 @@ def test_a_missing_stamp_or_output_list_reruns_the_stage(make, listing):
     make.calls()
     (make.root / listing).unlink()
     assert make("-s", "tokenize").returncode == 0
-    assert make.stages() == ["pipeline.tokenize"]
+    assert make.stages() == ["pipeline.encode"]
     assert "pipeline." not in make("-n", "tokenize").stdout
 
 
@@ -245,7 +246,7 @@ def test_changed_data_reruns_later_stages(make):
     make.calls()
     result = make("-s", "-W", "pipeline/data/build.py", "tokenize", STUB_CONTENT="v2")
     assert result.returncode == 0, result.stderr
-    assert make.stages() == ["pipeline.data", "pipeline.tokenize"]
+    assert make.stages() == ["pipeline.data", "pipeline.encode"]
     assert make("-q", "tokenize").returncode == 0
 
 

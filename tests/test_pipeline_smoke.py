@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 from fixtures_archives import make_deb, make_mo, make_wheel
 
-from pipeline import tokenize
+from pipeline import artifacts, encode
 from pipeline.config import PRESETS, Paths
 from pipeline.data import __main__ as data_stage
 from pipeline.data import ding
@@ -105,11 +105,11 @@ def _fixture_artifacts(raw: Path) -> dict:
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("smoke")
     paths = Paths(data=root / "data", reports=root / "reports")
-    artifacts = _fixture_artifacts(paths.raw)
+    sources = _fixture_artifacts(paths.raw)
     config = DATA_CONFIG
-    data_report = data_stage.run(paths, config, artifacts=artifacts)
-    tokenize_report = tokenize.run(paths, PRESETS["smoke"].tokenize)
-    return paths, config, artifacts, data_report, tokenize_report
+    data_report = data_stage.run(paths, config, artifacts=sources)
+    tokenize_report = encode.run(paths, PRESETS["smoke"].tokenize)
+    return paths, config, sources, data_report, tokenize_report
 
 
 def test_data_report_counts(built):
@@ -149,17 +149,17 @@ def test_tfds_datasets_load_by_name(built):
 
 
 def test_rerun_is_a_no_op(built):
-    paths, config, artifacts, report, _ = built
-    manifest = paths.processed / data_stage.MANIFEST
+    paths, config, sources, report, _ = built
+    manifest = artifacts.manifest(paths, "data")
     before = manifest.stat().st_mtime_ns
-    assert data_stage.run(paths, config, artifacts=artifacts) == report
+    assert data_stage.run(paths, config, artifacts=sources) == report
     assert manifest.stat().st_mtime_ns == before
 
 
 def test_corpus_ids_are_the_tokenized_lines_with_eos(built):
     paths, _, _, _, report = built
-    ids = np.load(paths.processed / tokenize.CORPUS_IDS)
-    vocab = Vocabulary.load(paths.processed / tokenize.CORPUS_VOCAB)
+    ids = np.load(paths.processed / artifacts.CORPUS_IDS)
+    vocab = Vocabulary.load(paths.processed / artifacts.CORPUS_VOCAB)
     assert ids.dtype == np.int32 and ids[-1] == EOS_ID
     assert int((ids == EOS_ID).sum()) == 30
     # TFDS stores examples in a deterministic shuffled order, so compare as sets of lines.
@@ -172,7 +172,7 @@ def test_corpus_ids_are_the_tokenized_lines_with_eos(built):
 def _translate_records(paths: Paths, units: str, split: str) -> list[dict[str, list[int]]]:
     spec = {lang: tf.io.VarLenFeature(tf.int64) for lang in ("de", "en")}
     spec["kind"] = tf.io.FixedLenFeature([], tf.int64)
-    path = paths.processed / tokenize.translate_records(units, split)
+    path = paths.processed / artifacts.translate_records(units, split)
     examples = []
     for raw in tf.data.TFRecordDataset(str(path)):
         ex = tf.io.parse_single_example(raw, spec)
@@ -192,7 +192,7 @@ def _test_texts(paths: Paths) -> dict[str, str]:
 def test_translate_word_records_round_trip(built):
     paths = built[0]
     vocabs = {
-        lang: Vocabulary.load(paths.processed / tokenize.vocab_file(lang)) for lang in ("de", "en")
+        lang: Vocabulary.load(paths.processed / artifacts.vocab_file(lang)) for lang in ("de", "en")
     }
     decoded = []
     for ids in _translate_records(paths, "word", "test"):
@@ -210,7 +210,7 @@ def test_translate_subword_records_are_the_cased_text(built):
     import sentencepiece as spm
 
     paths = built[0]
-    model = spm.SentencePieceProcessor(model_file=str(paths.processed / tokenize.SUBWORD_MODEL))
+    model = spm.SentencePieceProcessor(model_file=str(paths.processed / artifacts.SUBWORD_MODEL))
     decoded = set()
     for ids in _translate_records(paths, "subword", "test"):
         assert ids["de"][-1] == EOS_ID and ids["en"][-1] == EOS_ID
@@ -226,13 +226,13 @@ def test_polarity_records_keep_labels_and_folds(built):
         "label": tf.io.FixedLenFeature([], tf.int64),
         "fold": tf.io.FixedLenFeature([], tf.int64),
     }
-    records = tf.data.TFRecordDataset(str(paths.processed / tokenize.POLARITY_RECORDS))
+    records = tf.data.TFRecordDataset(str(paths.processed / artifacts.POLARITY_RECORDS))
     examples = [tf.io.parse_single_example(r, spec) for r in records]
     assert sorted(int(e["label"]) for e in examples) == [0] * 6 + [1] * 8
     assert {int(e["fold"]) for e in examples} == {0, 1}
     # The polarity vocabulary is the corpus one plus MR's words seen twice or more.
-    corpus = Vocabulary.load(paths.processed / tokenize.CORPUS_VOCAB)
-    vocab = Vocabulary.load(paths.processed / tokenize.POLARITY_VOCAB)
+    corpus = Vocabulary.load(paths.processed / artifacts.CORPUS_VOCAB)
+    vocab = Vocabulary.load(paths.processed / artifacts.POLARITY_VOCAB)
     assert vocab.tokens[: len(corpus)] == corpus.tokens
     texts = [Tokenizer("en").tokenize(text) for _, text in REVIEWS]
     counts = Counter(w for tokens in texts for w in tokens)
@@ -244,13 +244,13 @@ def test_polarity_records_keep_labels_and_folds(built):
 
 
 def test_corrupt_raw_archive_is_reported_and_removed(built, tmp_path):
-    _, config, artifacts, _, _ = built
+    _, config, sources, _, _ = built
     paths = Paths(data=tmp_path / "data", reports=tmp_path / "reports")
     paths.raw.mkdir(parents=True)
-    bad = paths.raw / artifacts["trans-de-en"].filename
+    bad = paths.raw / sources["trans-de-en"].filename
     bad.write_bytes(b"truncated download")
     with pytest.raises(FetchError, match="Checksum mismatch for trans-de-en"):
-        data_stage.run(paths, config, artifacts=artifacts)
+        data_stage.run(paths, config, artifacts=sources)
     assert not bad.exists() and not paths.processed.exists()
 
 
@@ -279,20 +279,20 @@ def test_localization_split_loads_and_is_tokenized(built):
     paths = built[0]
     loc = list(load("de_en_translate", "loc_test", data_dir=paths.tfds).as_numpy_iterator())
     assert len(loc) == 2 and {int(ex["kind"]) for ex in loc} == {3}  # "catalogue"
-    for units in tokenize.UNITS:
+    for units in artifacts.UNITS:
         assert len(_translate_records(paths, units, "loc_test")) == 2
 
 
 def test_a_corrupt_catalogue_package_is_one_clear_error_and_leaves_nothing(built, tmp_path):
     config = built[1]
     paths = Paths(data=tmp_path / "data", reports=tmp_path / "reports")
-    artifacts = _fixture_artifacts(paths.raw)
-    deb = paths.raw / artifacts[CATALOGUE].filename
+    sources = _fixture_artifacts(paths.raw)
+    deb = paths.raw / sources[CATALOGUE].filename
     deb.write_bytes(deb.read_bytes()[:-300])  # a truncated download whose pin matches
     pinned = {
-        **artifacts,
+        **sources,
         CATALOGUE: dataclasses.replace(
-            artifacts[CATALOGUE], sha256=hashlib.sha256(deb.read_bytes()).hexdigest()
+            sources[CATALOGUE], sha256=hashlib.sha256(deb.read_bytes()).hexdigest()
         ),
     }
     with pytest.raises(ArchiveError) as err:
@@ -309,7 +309,7 @@ def test_language_model_trains_exports_and_reports(built, level):
     paths = dataclasses.replace(paths, runs=built[0].data.parent / "runs")
     config = dataclasses.replace(PRESETS["smoke"].lm, level=level)
     report = lm_train.train(paths, config)
-    name = lm_train.model_name(level)
+    name = artifacts.lm_name(level)
     assert json.loads((paths.reports / f"{name}.json").read_text()) == report
     assert report["held_out_sentences"] == config.held_out
     assert 1 < report["perplexity"] < report["vocab_size"]

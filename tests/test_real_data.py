@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipeline import tokenize
+from pipeline import artifacts
 from pipeline.config import PRESETS, Paths
 from pipeline.data import ding
 from pipeline.data.load import load
@@ -17,7 +17,7 @@ from pipeline.text import EOS_ID, Tokenizer, Vocabulary
 
 PATHS = Paths()
 pytestmark = pytest.mark.skipif(
-    not (PATHS.processed / tokenize.MANIFEST).exists(),
+    not artifacts.manifest(PATHS, "tokenize").exists(),
     reason="real data not built: run `make tokenize` first",
 )
 
@@ -35,7 +35,7 @@ def _texts(name: str, split: str, *keys: str, limit: int = -1) -> list[tuple[str
 
 def test_translation_split_sizes_and_no_leakage():
     config = PRESETS["default"].data
-    splits = {n: _texts("de_en_translate", s, "de", "en") for n, s in tokenize.TFDS_SPLIT.items()}
+    splits = {n: _texts("de_en_translate", s, "de", "en") for n, s in artifacts.TFDS_SPLIT.items()}
     key = ding.sentence_key
     assert len({key(de) for de, _ in splits["test"]}) == config.n_test
     assert len({key(de) for de, _ in splits["dev"]}) == config.n_dev
@@ -70,8 +70,8 @@ def test_graph_subwords_equal_sentencepiece_on_real_text(split):
 
     from pipeline.text import subwords
 
-    path = PATHS.processed / tokenize.SUBWORD_MODEL
-    rows = _texts("de_en_translate", tokenize.TFDS_SPLIT[split], "de", "en", limit=3000)
+    path = PATHS.processed / artifacts.SUBWORD_MODEL
+    rows = _texts("de_en_translate", artifacts.TFDS_SPLIT[split], "de", "en", limit=3000)
     sample = [text for row in rows for text in row]
     graph = subwords.Subwords(subwords.load_model(path)).tokenize(tf.constant(sample)).to_list()
     python = spm.SentencePieceProcessor(model_file=str(path))
@@ -90,17 +90,17 @@ def test_graph_subwords_equal_sentencepiece_on_real_text(split):
 
 
 def test_vocabularies_and_corpus_stream_match_the_report():
-    report = json.loads((PATHS.reports / "tokenize.json").read_text())
-    vocab = Vocabulary.load(PATHS.processed / tokenize.CORPUS_VOCAB)
+    report = json.loads(artifacts.report(PATHS, "tokenize").read_text())
+    vocab = Vocabulary.load(PATHS.processed / artifacts.CORPUS_VOCAB)
     assert len(vocab) == report["corpus"]["vocab_size"] > 30_000
-    ids = np.load(PATHS.processed / tokenize.CORPUS_IDS, mmap_mode="r")
+    ids = np.load(PATHS.processed / artifacts.CORPUS_IDS, mmap_mode="r")
     assert int(np.count_nonzero(ids == EOS_ID)) == report["corpus"]["sequences"]
     assert len(ids) == report["corpus"]["tokens"] + report["corpus"]["sequences"]
     assert report["corpus"]["tokens"] >= PRESETS["default"].data.min_corpus_tokens
     for lang in ("de", "en"):
-        assert len(Vocabulary.load(Path(PATHS.processed / tokenize.vocab_file(lang)))) > 5_000
+        assert len(Vocabulary.load(Path(PATHS.processed / artifacts.vocab_file(lang)))) > 5_000
     # MR's own words extend the corpus vocabulary and halve its UNK rate there.
-    polarity = Vocabulary.load(PATHS.processed / tokenize.POLARITY_VOCAB)
+    polarity = Vocabulary.load(PATHS.processed / artifacts.POLARITY_VOCAB)
     assert polarity.tokens[: len(vocab)] == vocab.tokens
     assert len(polarity) == report["polarity"]["vocab_size"] > len(vocab) + 1_000
     assert report["polarity"]["unk_rate"] < 0.6 * report["polarity"]["corpus_vocab_unk_rate"]

@@ -15,9 +15,10 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from pipeline import tokenize
+from pipeline import artifacts, encode
+from pipeline.artifacts import embedding_dir
 from pipeline.config import PRESETS, Paths
-from pipeline.embeddings.keyed_vectors import KeyedVectors, model_dir
+from pipeline.embeddings.keyed_vectors import KeyedVectors
 from pipeline.sentiment import baseline, data, ensemble, training
 from pipeline.sentiment import train as sentiment_train
 from pipeline.sentiment.export import ExportedClassifier, export
@@ -62,18 +63,18 @@ def fixture_paths(tmp_path_factory) -> Paths:
         saved_models=root / "saved_models",
         runs=root / "runs",
     )
-    VOCAB.save(paths.processed / tokenize.CORPUS_VOCAB)
-    VOCAB.save(paths.processed / tokenize.POLARITY_VOCAB)
+    VOCAB.save(paths.processed / artifacts.CORPUS_VOCAB)
+    VOCAB.save(paths.processed / artifacts.POLARITY_VOCAB)
     texts, labels = _fixture_reviews(40)
     examples = (
         {"ids": np.array(VOCAB.encode(t)), "label": y, "fold": i // 2 % 2}
         for i, (t, y) in enumerate(zip(texts, labels, strict=True))
     )
-    tokenize.write_records(paths.processed / tokenize.POLARITY_RECORDS, examples)
+    encode.write_records(paths.processed / artifacts.POLARITY_RECORDS, examples)
     rng = np.random.default_rng(0)
     words = VOCAB.tokens[4:-2]  # two words without a pretrained vector
     for model in ("word2vec", "glove"):
-        KeyedVectors(words, rng.normal(size=(len(words), 8))).save(model_dir(paths, model))
+        KeyedVectors(words, rng.normal(size=(len(words), 8))).save(embedding_dir(paths, model))
     return paths
 
 
@@ -262,7 +263,7 @@ def test_validation_split_is_stratified_and_disjoint():
 
 def test_embedding_matrix_compact_vocabulary_and_expand(fixture_paths):
     matrix, info = data.embedding_matrix(fixture_paths, VOCAB, "glove", dim=8, seed=0)
-    kv = KeyedVectors.load(model_dir(fixture_paths, "glove"))
+    kv = KeyedVectors.load(embedding_dir(fixture_paths, "glove"))
     assert matrix.shape == (len(VOCAB), 8) and not matrix[PAD_ID].any()
     np.testing.assert_array_equal(matrix[VOCAB.id("great")], kv["great"])
     assert info["pretrained_rows"] == len(kv)

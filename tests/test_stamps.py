@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 from test_pipeline_smoke import DATA_CONFIG, _fixture_artifacts
 
-from pipeline import stamps, tokenize
+from pipeline import artifacts, encode
 from pipeline.config import PRESETS, Paths
 from pipeline.data import __main__ as data_stage
 
@@ -35,28 +35,28 @@ def stage(tmp_path):
 
 
 def _mtimes(paths: Paths, *stages: str) -> list[int]:
-    return [stamps.stamp_path(paths.data, s).stat().st_mtime_ns for s in stages]
+    return [artifacts.stamp(paths, s).stat().st_mtime_ns for s in stages]
 
 
 def test_a_rebuild_with_identical_outputs_keeps_both_stamps(stage):
     paths, run = stage
-    tokenize.run(paths, PRESETS["smoke"].tokenize)
+    encode.run(paths, PRESETS["smoke"].tokenize)
     before = _mtimes(paths, "data", "tokenize")
-    manifests = [paths.processed / m for m in (data_stage.MANIFEST, tokenize.MANIFEST)]
+    manifests = [artifacts.manifest(paths, s) for s in ("data", "tokenize")]
     ran = [m.stat().st_mtime_ns for m in manifests]
     run(force=True)
-    tokenize.run(paths, PRESETS["smoke"].tokenize)
+    encode.run(paths, PRESETS["smoke"].tokenize)
     assert _mtimes(paths, "data", "tokenize") == before
     assert all(m.stat().st_mtime_ns > t for m, t in zip(manifests, ran, strict=True))
 
 
 def test_changed_outputs_change_the_stamps(stage):
     paths, run = stage
-    tokenize.run(paths, PRESETS["smoke"].tokenize)
-    before = [stamps.stamp_path(paths.data, s).read_text() for s in ("data", "tokenize")]
+    encode.run(paths, PRESETS["smoke"].tokenize)
+    before = [artifacts.stamp(paths, s).read_text() for s in ("data", "tokenize")]
     run(n_test=2)  # a different split: other TSV rows, TFRecords and vocabularies
-    tokenize.run(paths, PRESETS["smoke"].tokenize)
-    after = [stamps.stamp_path(paths.data, s).read_text() for s in ("data", "tokenize")]
+    encode.run(paths, PRESETS["smoke"].tokenize)
+    after = [artifacts.stamp(paths, s).read_text() for s in ("data", "tokenize")]
     assert after[0] != before[0] and after[1] != before[1]
 
 
@@ -72,19 +72,19 @@ def test_a_deleted_output_makes_the_data_stage_rebuild(stage):
 
 def test_a_deleted_stamp_is_restored_without_a_rebuild(stage):
     paths, run = stage
-    stamp = stamps.stamp_path(paths.data, "data")
+    stamp = artifacts.stamp(paths, "data")
     content = stamp.read_text()
     stamp.unlink()
-    stamps.outputs_path(paths.data, "data").unlink()
-    manifest = paths.processed / data_stage.MANIFEST
+    artifacts.outputs_listing(paths, "data").unlink()
+    manifest = artifacts.manifest(paths, "data")
     ran = manifest.stat().st_mtime_ns
     run()
-    assert stamp.read_text() == content and stamps.outputs_path(paths.data, "data").exists()
+    assert stamp.read_text() == content and artifacts.outputs_listing(paths, "data").exists()
     assert manifest.stat().st_mtime_ns == ran
 
 
 def _listed(paths: Paths, stage: str) -> list[str]:
-    text = stamps.outputs_path(paths.data, stage).read_text()
+    text = artifacts.outputs_listing(paths, stage).read_text()
     variable, files = text.splitlines()[1].split(" := ")[0], text.split(" := ")[1]
     assert variable == f"{stage.upper()}_OUTPUTS"
     return files.replace("\\\n", " ").split()
@@ -92,7 +92,7 @@ def _listed(paths: Paths, stage: str) -> list[str]:
 
 def test_the_output_lists_name_what_later_stages_read(stage):
     paths, _ = stage
-    tokenize.run(paths, PRESETS["smoke"].tokenize)
+    encode.run(paths, PRESETS["smoke"].tokenize)
     data = _listed(paths, "data")
     assert "processed/translate/train.tsv" in data and "processed/corpus/en.tsv" in data
     assert "tfds/de_en_translate/2.0.0/de_en_translate-train.tfrecord-00000-of-00001" in data
@@ -116,22 +116,22 @@ def test_the_output_lists_name_what_later_stages_read(stage):
 def test_the_data_stamp_does_not_hang_on_the_bytes_of_tfds_shards(stage):
     """TFDS orders each example's features differently in each process; the data is the same."""
     paths, _ = stage
-    stamp = stamps.stamp_path(paths.data, "data")
+    stamp = artifacts.stamp(paths, "data")
     before, mtime = stamp.read_text(), stamp.stat().st_mtime_ns
     (shard,) = (paths.tfds / "de_en_translate").rglob("*-train.tfrecord-*")
     records = [r.numpy() for r in tf.data.TFRecordDataset(str(shard))]
     with tf.io.TFRecordWriter(str(shard)) as writer:  # other bytes, the same examples
         for record in reversed(records):
             writer.write(record)
-    manifest = json.loads((paths.processed / data_stage.MANIFEST).read_text())
+    manifest = json.loads(artifacts.manifest(paths, "data").read_text())
     data_stage._finish(paths, manifest["fingerprint"], manifest["report"])
     assert stamp.read_text() == before and stamp.stat().st_mtime_ns == mtime
 
 
 def test_tokenize_records_are_the_same_bytes_in_every_process(tmp_path):
     script = (
-        "import sys, numpy as np; from pathlib import Path; from pipeline import tokenize\n"
-        "tokenize.write_records(Path(sys.argv[1]), iter([{k: np.arange(3) + i for i, k in "
+        "import sys, numpy as np; from pathlib import Path; from pipeline import encode\n"
+        "encode.write_records(Path(sys.argv[1]), iter([{k: np.arange(3) + i for i, k in "
         "enumerate('source target_in target_out label fold'.split())}] * 4))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}

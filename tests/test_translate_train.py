@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 from faults import truncate_checkpoint
 
-from pipeline import tokenize
+from pipeline import artifacts
 from pipeline.config import PRESETS, Paths
 from pipeline.io import write_json
 from pipeline.text import EOS_ID, Vocabulary, subwords
@@ -43,17 +43,17 @@ def write_fixture(data_dir: Path, n_train: int = 40, n_dev: int = 6) -> Paths:
     paths = Paths(data=data_dir)
     for lang in ("de", "en"):
         vocab = Vocabulary.build({f"{lang}{i}": 1 for i in range(WORDS)})
-        vocab.save(paths.processed / tokenize.vocab_file(lang))
+        vocab.save(paths.processed / artifacts.vocab_file(lang))
     subwords.train(
         (f"de{i} en{j}" for i in range(WORDS) for j in range(WORDS)),
-        paths.processed / tokenize.SUBWORD_MODEL,
+        paths.processed / artifacts.SUBWORD_MODEL,
         vocab_size=300,
     )
-    write_json(paths.processed / tokenize.MANIFEST, {"config": {"lowercase": True}})
-    for units in tokenize.UNITS:
+    write_json(artifacts.manifest(paths, "tokenize"), {"config": {"lowercase": True}})
+    for units in artifacts.UNITS:
         rng = np.random.default_rng(0)
         for split, n in (("train", n_train), ("dev", n_dev), ("test", n_dev)):
-            path = paths.processed / tokenize.translate_records(units, split)
+            path = paths.processed / artifacts.translate_records(units, split)
             path.parent.mkdir(parents=True, exist_ok=True)
             with tf.io.TFRecordWriter(str(path)) as writer:
                 for i in range(n):
@@ -106,7 +106,7 @@ def test_smoke_training_writes_a_reloadable_model(fixture_data: Path, tmp_path: 
     for mine, theirs in zip(trainer.model.weights, model.weights, strict=True):
         mine.assign(theirs)
     paths = Paths(data=fixture_data)
-    dev = paths.processed / tokenize.translate_records("subword", "dev")
+    dev = paths.processed / artifacts.translate_records("subword", "dev")
     pairs = stage.data.read_pairs(dev, "de", "en")
     dev_loss, _ = trainer.evaluate(stage.data.eval_batches(pairs, 4))
     assert dev_loss == pytest.approx(report["dev_loss"], abs=1e-3)
@@ -315,7 +315,7 @@ MIRRORED_CHECK = textwrap.dedent(
 
 
 def test_mirrored_strategy_matches_default_on_one_batch(fixture_data: Path) -> None:
-    records = Paths(data=fixture_data).processed / tokenize.translate_records("word", "train")
+    records = Paths(data=fixture_data).processed / artifacts.translate_records("word", "train")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
     result = subprocess.run(
         [sys.executable, "-c", MIRRORED_CHECK, str(records)],

@@ -15,8 +15,8 @@ STAGES = [
     # (module, its expensive work, the output flag, the folder under it that is checked first)
     ("pipeline.data.__main__", "run", "--data-dir", "raw"),
     ("pipeline.data.__main__", "run", "--reports-dir", ""),
-    ("pipeline.tokenize", "run", "--data-dir", "processed"),
-    ("pipeline.tokenize", "run", "--reports-dir", ""),
+    ("pipeline.encode", "run", "--data-dir", "processed"),
+    ("pipeline.encode", "run", "--reports-dir", ""),
     ("pipeline.lm.train", "train", "--reports-dir", ""),
     ("pipeline.lm.train", "train", "--saved-models-dir", ""),
     ("pipeline.sentiment.train", "train", "--reports-dir", ""),

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import stamps
+from pipeline.artifacts import manifest as stage_manifest
 from pipeline.config import (
     PRESETS,
     DataConfig,
@@ -41,8 +42,6 @@ from pipeline.data.registry import (
 from pipeline.io import check_writable, write_json
 
 log = logging.getLogger("pipeline.data")
-
-MANIFEST = "data_manifest.json"
 
 
 def _code_digest() -> str:
@@ -70,7 +69,7 @@ def fingerprint(config: DataConfig, artifacts: Mapping[str, Artifact], corpus: l
 def _current_manifest(paths: Paths, fp: str) -> dict[str, Any] | None:
     """The manifest, if it was written for these inputs and every output it lists is on disk."""
     try:
-        previous = json.loads((paths.processed / MANIFEST).read_text(encoding="utf-8"))
+        previous = json.loads(stage_manifest(paths, "data").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
     # A source skipped last time (its client was missing) is retried on every run.
@@ -154,12 +153,12 @@ def run(
     fp = fingerprint(config, used, corpus_names)
     previous = None if force else _current_manifest(paths, fp)
     if previous is not None:
-        log.info("data is up to date (%s); nothing to do", paths.processed / MANIFEST)
-        stamps.publish(paths.data, "data", previous["outputs"], previous["content"])
+        log.info("data is up to date (%s); nothing to do", stage_manifest(paths, "data"))
+        stamps.publish(paths, "data", previous["outputs"], previous["content"])
         return previous["report"]
 
     # Until the new manifest is written, nothing may mistake a half-rebuilt folder for data.
-    (paths.processed / MANIFEST).unlink(missing_ok=True)
+    stage_manifest(paths, "data").unlink(missing_ok=True)
     start = time.time()
     required = {name: fetch(used[name], paths.raw) for name in required_names}
     corpus_archives: dict[str, Path] = {}
@@ -206,10 +205,10 @@ def _finish(paths: Paths, fp: str, report: dict[str, Any]) -> None:
     # the shards' bytes differ between identical builds. They are a function of the TSV files
     # under the features spec and the split sizes of TFDS's JSON files, which are digested.
     content = stamps.digest(paths.data, [name for name in files if ".tfrecord" not in name])
-    if not stamps.publish(paths.data, "data", files, content):
+    if not stamps.publish(paths, "data", files, content):
         log.info("the rebuilt data is identical to the last build; later stages stay current")
     manifest = {"fingerprint": fp, "report": report, "outputs": files, "content": content}
-    write_json(paths.processed / MANIFEST, manifest)
+    write_json(stage_manifest(paths, "data"), manifest)
 
 
 def summary(report: dict[str, Any]) -> str:

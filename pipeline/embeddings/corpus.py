@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import tokenize
+from pipeline import artifacts
 from pipeline.config import Paths
 from pipeline.text import EOS_ID, Vocabulary
 from pipeline.text.vocab import RESERVED
@@ -49,8 +49,8 @@ def from_stream(ids: np.ndarray, vocab: Vocabulary, max_vocab: int) -> Corpus:
 
 
 def load(paths: Paths, max_vocab: int) -> Corpus:
-    ids_path: Path = paths.processed / tokenize.CORPUS_IDS
+    ids_path: Path = paths.processed / artifacts.CORPUS_IDS
     if not ids_path.exists():
         raise FileNotFoundError(f"{ids_path} is missing; run `make tokenize` first")
-    vocab = Vocabulary.load(paths.processed / tokenize.CORPUS_VOCAB)
+    vocab = Vocabulary.load(paths.processed / artifacts.CORPUS_VOCAB)
     return from_stream(np.load(ids_path), vocab, max_vocab)

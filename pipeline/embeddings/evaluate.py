@@ -26,6 +26,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy import stats
 
+from pipeline import artifacts
 from pipeline.config import (
     PRESETS,
     EmbeddingsConfig,
@@ -61,7 +62,6 @@ PROJECTION_WORDS = {
     "family": ("man", "woman", "king", "queen", "boy", "girl", "father", "mother", "son"),
     "numbers": ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"),
 }
-REPORT_JSON = "embeddings.json"
 REPORT_MD = "embeddings.md"
 PROJECTION_PNG = "embeddings_projection.png"
 
@@ -271,11 +271,16 @@ def evaluate_models(
         },
     }
     if write_reports:
-        write_json(paths.reports / REPORT_JSON, report)
+        report_json = artifacts.report(paths, artifacts.EMBEDDINGS)
+        write_json(report_json, report)
         plot_projection(kvs, PROJECTION_WORDS, paths.reports / PROJECTION_PNG)
         write_text(paths.reports / REPORT_MD, markdown(report))
         log.info(
-            "wrote %s, %s and %s under %s", REPORT_JSON, REPORT_MD, PROJECTION_PNG, paths.reports
+            "wrote %s, %s and %s under %s",
+            report_json.name,
+            REPORT_MD,
+            PROJECTION_PNG,
+            paths.reports,
         )
     return report
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from pipeline import artifacts
 from pipeline.config import Paths, add_common_args, paths_from_args, setup_logging
 from pipeline.embeddings.keyed_vectors import MODELS, KeyedVectors, add_vectors_arg, load_trained
 from pipeline.io import atomic_path, check_writable
@@ -148,7 +149,9 @@ def run(
         kv.save_word2vec_format(out / f"{name}.txt")
         written += [out / f"{name}.txt", export_projector(kv, out / "projector")]
     written.append(
-        export_savedmodel(kvs[savedmodel], paths.saved_models / "embeddings" / str(version))
+        export_savedmodel(
+            kvs[savedmodel], artifacts.saved_model(paths, artifacts.EMBEDDINGS, version)
+        )
     )
     return written
 

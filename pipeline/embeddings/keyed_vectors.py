@@ -15,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.artifacts import VECTORS_FILE, WORDS_FILE, embedding_dir, vectors_root
 from pipeline.config import Paths
 from pipeline.io import atomic_path
 
 MODELS = ("word2vec", "glove")
-WORDS_FILE = "words.txt"
-VECTORS_FILE = "vectors.npy"
 _CHUNK = 10_000  # rows formatted at a time when writing text
 
 
@@ -170,24 +169,14 @@ def add_vectors_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def vectors_root(paths: Paths, vectors_dir: Path | None = None) -> Path:
-    """``--vectors-dir``, or where ``make`` keeps the trained vectors."""
-    return vectors_dir or paths.processed / "embeddings"
-
-
-def model_dir(paths: Paths, model: str, vectors_dir: Path | None = None) -> Path:
-    """Where the training stage saves a model's vectors (a :meth:`KeyedVectors.save` folder)."""
-    return vectors_root(paths, vectors_dir) / model
-
-
 def load_trained(
     paths: Paths, models: Sequence[str] = MODELS, vectors_dir: Path | None = None
 ) -> dict[str, KeyedVectors]:
     """The vectors of every model in ``models`` that has been trained; at least one must be."""
-    present = [m for m in models if (model_dir(paths, m, vectors_dir) / VECTORS_FILE).exists()]
+    present = [m for m in models if (embedding_dir(paths, m, vectors_dir) / VECTORS_FILE).exists()]
     if not present:
         raise FileNotFoundError(
             f"no trained embeddings ({', '.join(models)}) under "
             f"{vectors_root(paths, vectors_dir)}; run `make train-embeddings` first"
         )
-    return {m: KeyedVectors.load(model_dir(paths, m, vectors_dir)) for m in present}
+    return {m: KeyedVectors.load(embedding_dir(paths, m, vectors_dir)) for m in present}

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.artifacts import embedding_dir, vectors_root
 from pipeline.config import (
     PRESETS,
     EmbeddingsConfig,
@@ -33,13 +34,7 @@ from pipeline.config import (
 )
 from pipeline.embeddings import cooccurrence, glove, word2vec
 from pipeline.embeddings.corpus import Corpus, load
-from pipeline.embeddings.keyed_vectors import (
-    MODELS,
-    KeyedVectors,
-    add_vectors_arg,
-    model_dir,
-    vectors_root,
-)
+from pipeline.embeddings.keyed_vectors import MODELS, KeyedVectors, add_vectors_arg
 from pipeline.io import check_writable, write_json
 
 log = logging.getLogger("pipeline.embeddings")
@@ -106,7 +101,7 @@ def run(
     reports = {}
     for name in models:
         vectors, stats = TRAINERS[name](corpus, config, paths.runs / name / run_id)
-        KeyedVectors(corpus.words, vectors).save(model_dir(paths, name, vectors_dir))
+        KeyedVectors(corpus.words, vectors).save(embedding_dir(paths, name, vectors_dir))
         reports[name] = {"config": asdict(config), **stats}
         write_json(paths.reports / f"train_{name}.json", reports[name])
         log.info("%s: %s", name, {k: v for k, v in stats.items() if k != "epochs"})

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from pipeline.artifacts import lm_name, saved_model
+from pipeline.config import Paths
 from pipeline.io import atomic_path
 from pipeline.lm.model import LanguageModel
 from pipeline.serving import assert_batch, at_least_one_column, describe_main
@@ -160,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         argv,
         "python -m pipeline.lm.export",
         __doc__.split("\n")[0],
-        Path("saved_models/lm/1"),
+        saved_model(Paths(), lm_name("word")),
         "make lm",
     )
 

@@ -12,12 +12,18 @@ import sys
 
 import tensorflow as tf
 
+from pipeline.artifacts import lm_name, saved_model
+from pipeline.config import Paths
 from pipeline.io import decode_lines, decode_text
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.lm.sample", description=__doc__)
-    parser.add_argument("--model", default="saved_models/lm/1", help="SavedModel version folder")
+    parser.add_argument(
+        "--model",
+        default=str(saved_model(Paths(), lm_name("word"))),
+        help="SavedModel version folder",
+    )
     parser.add_argument("-n", "--num", type=int, default=5, help="sentences to generate")
     parser.add_argument(
         "-t", "--temperature", type=float, default=0.8, help="softmax temperature; 0 is greedy"

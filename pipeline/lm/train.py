@@ -25,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pipeline import tokenize
+from pipeline import artifacts
 from pipeline.checkpoints import latest_intact, training_state
 from pipeline.config import (
     PRESETS,
@@ -53,10 +53,6 @@ warnings.filterwarnings("ignore", message=".*shuffle=True.*", category=UserWarni
 warnings.filterwarnings("ignore", message=".*ran out of data.*", category=UserWarning)
 
 
-def model_name(level: str) -> str:
-    return "lm" if level == "word" else f"lm_{level}"
-
-
 def level_sizes(config: LMConfig) -> tuple[int, int]:
     """Tokens per training sentence and steps per epoch at ``config``'s level."""
     if config.level == "word":
@@ -65,9 +61,9 @@ def level_sizes(config: LMConfig) -> tuple[int, int]:
 
 
 def word_corpus(paths: Paths, config: LMConfig) -> tuple[tf.RaggedTensor, Vocabulary]:
-    vocab = Vocabulary.load(paths.processed / tokenize.CORPUS_VOCAB)
+    vocab = Vocabulary.load(paths.processed / artifacts.CORPUS_VOCAB)
     vocab = Vocabulary(vocab.tokens[: config.vocab_size])
-    ids_path = paths.processed / tokenize.CORPUS_IDS
+    ids_path = paths.processed / artifacts.CORPUS_IDS
     if not ids_path.exists():
         raise FileNotFoundError(f"{ids_path} is missing; run `make tokenize` first")
     return data.sentences_from_stream(np.load(ids_path), len(vocab)), vocab
@@ -190,7 +186,7 @@ def train(paths: Paths, config: LMConfig, max_epochs: int | None = None) -> dict
     ``max_epochs`` ends this process after that many epochs, as if killed after that epoch's
     backup: tests use it to check resumption.
     """
-    name = model_name(config.level)
+    name = artifacts.lm_name(config.level)
     keras.utils.set_random_seed(config.seed)
     word_level = config.level == "word"
     sentences, vocab = (word_corpus if word_level else char_corpus)(paths, config)
@@ -227,7 +223,7 @@ def train(paths: Paths, config: LMConfig, max_epochs: int | None = None) -> dict
     held_targets = held.flat_values.numpy()
     codec = TextCodec(vocab, config.level)
     sample_max_len = config.sample_max_len * (1 if word_level else 4)
-    saved = export(model, codec, sample_max_len, paths.saved_models / name / "1")
+    saved = export(model, codec, sample_max_len, artifacts.saved_model(paths, name))
 
     reloaded = tf.saved_model.load(str(saved))
     tf.random.set_seed(config.seed)
@@ -252,7 +248,7 @@ def train(paths: Paths, config: LMConfig, max_epochs: int | None = None) -> dict
         "samples_t0.8": [s.decode("utf-8") for s in samples.numpy()],
         "greedy": greedy.numpy()[0].decode("utf-8"),
     }
-    write_json(paths.reports / f"{name}.json", report)
+    write_json(artifacts.report(paths, name), report)
     if (run_dir / "backup").exists():
         shutil.rmtree(run_dir / "backup")  # the run is done: a rerun trains afresh
     return report

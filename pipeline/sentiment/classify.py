@@ -15,11 +15,13 @@ import os
 import sys
 from pathlib import Path
 
+from pipeline.artifacts import saved_model, sentiment_name
+from pipeline.config import Paths
 from pipeline.io import decode_lines, stdin_lines
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = Path("saved_models/sentiment/1")
+DEFAULT_MODEL = saved_model(Paths(), sentiment_name("mr"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from pipeline import tokenize
+from pipeline import artifacts
 from pipeline.config import Paths
 from pipeline.data.load import load
-from pipeline.embeddings.keyed_vectors import KeyedVectors, model_dir
+from pipeline.embeddings.keyed_vectors import KeyedVectors
 from pipeline.text import PAD_ID, UNK_ID, Tokenizer, Vocabulary
 
 INITS = ("word2vec", "glove", "random")
@@ -61,7 +61,7 @@ def pad(rows: list[np.ndarray] | list[list[int]], max_len: int) -> np.ndarray:
 
 def load_mr(paths: Paths, max_len: int) -> Examples:
     """The MR records of ``make tokenize`` with their stratified fold numbers."""
-    path = paths.processed / tokenize.POLARITY_RECORDS
+    path = paths.processed / artifacts.POLARITY_RECORDS
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing; run `make tokenize` first")
     rows, labels, folds = [], [], []
@@ -150,15 +150,17 @@ def embedding_matrix(
     if init == "random":
         kv = None
         for model in ("word2vec", "glove"):  # only for the scale, if either is trained
-            if (model_dir(paths, model) / "vectors.npy").exists():
-                kv = KeyedVectors.load(model_dir(paths, model))
+            if (artifacts.embedding_dir(paths, model) / artifacts.VECTORS_FILE).exists():
+                kv = KeyedVectors.load(artifacts.embedding_dir(paths, model))
                 break
         scale = float(kv.vectors.std()) if kv is not None else 0.1
         dim = kv.dim if kv is not None else dim
         matrix = rng.normal(0.0, scale, (len(vocab), dim)).astype(np.float32)
         covered = 0
     else:
-        kv = KeyedVectors.load(model_dir(paths, init))  # says "run make train-embeddings"
+        kv = KeyedVectors.load(
+            artifacts.embedding_dir(paths, init)
+        )  # says "run make train-embeddings"
         scale = float(kv.vectors.std())
         matrix = rng.normal(0.0, scale, (len(vocab), kv.dim)).astype(np.float32)
         rows = np.array([vocab.id(w) for w in kv.words], dtype=np.int64)

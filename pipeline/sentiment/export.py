@@ -35,6 +35,8 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from pipeline.artifacts import saved_model, sentiment_name
+from pipeline.config import Paths
 from pipeline.io import atomic_path
 from pipeline.sentiment.baseline import NBSVM
 from pipeline.serving import assert_batch, at_least_one_column, describe_main
@@ -142,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         argv,
         "python -m pipeline.sentiment.export",
         __doc__.split("\n")[0],
-        Path("saved_models/sentiment/1"),
+        saved_model(Paths(), sentiment_name("mr")),
         "make sentiment",
     )
 

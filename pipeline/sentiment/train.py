@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import tokenize
+from pipeline import artifacts
 from pipeline.config import (
     PRESETS,
     Paths,
@@ -62,7 +62,7 @@ def train(paths: Paths, config: SentimentConfig, version: int = 1) -> dict[str, 
     """The whole stage; returns the report it writes to ``reports/<name>.json``."""
     start = time.perf_counter()
     check_config(config)
-    vocab = Vocabulary.load(paths.processed / tokenize.POLARITY_VOCAB)
+    vocab = Vocabulary.load(paths.processed / artifacts.POLARITY_VOCAB)
     examples, test = load_dataset(paths, config, vocab)
     kept = compact(examples, test)
     majority = max(np.mean(examples.labels), 1 - np.mean(examples.labels))
@@ -77,7 +77,7 @@ def train(paths: Paths, config: SentimentConfig, version: int = 1) -> dict[str, 
     }
     matrices = {init: matrix for init, (matrix, _) in built.items()}
     partner = NBSVMPartner(len(kept)) if config.nbsvm_vote else None
-    name = model_name(config.dataset)
+    name = artifacts.sentiment_name(config.dataset)
     runs = paths.runs / name
     results: dict[str, Any] = {}
     for row in config.configs:
@@ -92,7 +92,7 @@ def train(paths: Paths, config: SentimentConfig, version: int = 1) -> dict[str, 
     best = max(results, key=lambda n: results[n]["mean"])
     _, init = parse_config(base_config(best))
     full = matrices[init]
-    dest = paths.saved_models / name / str(version)
+    dest = artifacts.saved_model(paths, name, version)
     final = export_best(best, examples, full, kept, vocab, config, runs / "final", dest, partner)
     written = report.build(
         config,
@@ -187,11 +187,6 @@ def export_best(
     copy_weights(model, export_model, embeddings)
     saved = export(export_model, vocab, config.max_len, dest, nbsvm=nbsvm, neural_weight=weight)
     return {"model": str(saved), **info}
-
-
-def model_name(dataset: str) -> str:
-    """The report and SavedModel name of a run on ``dataset``."""
-    return "sentiment" if dataset == "mr" else f"sentiment_{dataset.replace('/', '_')}"
 
 
 def main(argv: list[str] | None = None) -> int:

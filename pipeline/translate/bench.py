@@ -27,7 +27,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from pipeline import tokenize
+from pipeline import artifacts
 from pipeline.config import (
     PRESETS,
     Paths,
@@ -96,7 +96,7 @@ def _inputs(
     # Case does not change the vocabulary sizes.
     sizes = load_codec(codec_files(paths.processed, config), config, lowercase=True).sizes
     records = {
-        s: paths.processed / tokenize.translate_records(config.tokens, s) for s in ("train", "dev")
+        s: paths.processed / artifacts.translate_records(config.tokens, s) for s in ("train", "dev")
     }
     train = data.read_pairs(records["train"], config.source, config.target)
     dev = data.read_pairs(records["dev"], config.source, config.target).filter(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pipeline.config import PRESETS, Paths, add_common_args, override
+from pipeline import artifacts
+from pipeline.config import PRESETS, Paths, add_common_args, override, paths_from_args
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
@@ -15,7 +16,7 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", help="target language (default: the preset's, en)")
     parser.add_argument(
         "--tokens",
-        choices=("subword", "word"),
+        choices=artifacts.UNITS,
         help="which trained model: subword (default, RUNS/translate/SRC-TGT) or word "
         "(RUNS/translate/SRC-TGT-word)",
     )
@@ -28,9 +29,7 @@ def model_dir_from_args(args: argparse.Namespace) -> Path:
     """``--model-dir``, or where ``make train-translate`` puts the best weights."""
     if args.model_dir:
         return args.model_dir
-    from pipeline.translate.train import run_name
-
     config = override(
         PRESETS[args.preset].translate, source=args.source, target=args.target, tokens=args.tokens
     )
-    return args.runs_dir / "translate" / run_name(config) / "best"
+    return artifacts.run_dir(paths_from_args(args), config) / artifacts.BEST

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 import tensorflow as tf
 
+from pipeline import artifacts
 from pipeline.config import setup_logging
 from pipeline.io import check_writable, write_report
 from pipeline.text import PAD_ID
@@ -35,7 +36,6 @@ from pipeline.translate.evaluate import (
     length_sorted_batches,
     load_setup,
     pad_rows,
-    report_stem,
     run_decoding,
     to_text,
 )
@@ -215,7 +215,12 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
     report = {"model_dir": str(setup.model_dir), "sets": sets}
     text = markdown(report)
-    write_report(setup.paths.reports, report_stem(setup.model_dir, "error_analysis"), report, text)
+    write_report(
+        setup.paths.reports,
+        artifacts.run_report("error_analysis", artifacts.run_of(setup.model_dir)),
+        report,
+        text,
+    )
     print(text)
     return 0
 

@@ -27,12 +27,13 @@ from typing import Any, NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from pipeline import artifacts
+from pipeline.artifacts import TFDS_SPLIT
 from pipeline.config import PRESETS, Paths, TranslateConfig, paths_from_args, setup_logging
 from pipeline.data.load import load
 from pipeline.io import check_writable, write_report
 from pipeline.metrics import bench_bleu, corpus_bleu
 from pipeline.text import PAD_ID
-from pipeline.tokenize import TFDS_SPLIT
 from pipeline.translate.beam import LengthPenalty, beam_search, greedy_decode
 from pipeline.translate.cli import add_model_args, model_dir_from_args
 from pipeline.translate.codec import Codec, Encoded, max_target_len
@@ -404,12 +405,6 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def report_stem(model_dir: Path, name: str) -> str:
-    """``bleu`` for the default model's folder, ``bleu_<run>`` for another run's."""
-    run = model_dir.parent.name if model_dir.name == "best" else model_dir.name
-    return name if run == "de-en" else f"{name}_{run.replace('-', '_')}"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.translate.evaluate", description=__doc__.split("\n")[0]
@@ -450,7 +445,12 @@ def main(argv: list[str] | None = None) -> int:
         "batching": batching_figure(setup.model, first.ids, args.bench_sentences),
     }
     text = markdown(report)
-    write_report(setup.paths.reports, report_stem(setup.model_dir, "bleu"), report, text)
+    write_report(
+        setup.paths.reports,
+        artifacts.run_report("bleu", artifacts.run_of(setup.model_dir)),
+        report,
+        text,
+    )
     print(text)
     return 0
 

@@ -44,6 +44,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from pipeline import artifacts
 from pipeline.config import Paths, paths_from_args, setup_logging
 from pipeline.io import atomic_path, check_writable
 from pipeline.serving import assert_batch
@@ -183,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     logging.getLogger("absl").setLevel(logging.WARNING)  # notes on renamed graph inputs
-    dest = paths_from_args(args).saved_models / "translator" / str(args.version)
+    dest = artifacts.saved_model(paths_from_args(args), artifacts.TRANSLATOR, args.version)
     if not check_writable(dest.parent):
         return 1
     try:

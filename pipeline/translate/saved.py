@@ -20,6 +20,14 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from pipeline import artifacts
+from pipeline.artifacts import (
+    MODEL_META,
+    MODEL_SOURCE_VOCAB,
+    MODEL_SUBWORDS,
+    MODEL_TARGET_VOCAB,
+    MODEL_WEIGHTS,
+)
 from pipeline.checkpoints import indexed
 from pipeline.config import TranslateConfig
 from pipeline.io import write_json
@@ -27,11 +35,6 @@ from pipeline.text import Tokenizer, Vocabulary
 from pipeline.text.subwords import load_model
 from pipeline.translate.codec import Codec, SubwordCodec, WordCodec
 from pipeline.translate.model import Translator
-
-META = "translator.json"
-SOURCE_VOCAB = "source_vocab.txt"
-TARGET_VOCAB = "target_vocab.txt"
-SUBWORD_MODEL = "subwords.model"
 
 
 def build_model(
@@ -53,13 +56,11 @@ def build_model(
 
 def codec_files(processed: Path, config: TranslateConfig) -> dict[str, Path]:
     """The tokenize files a model of ``config.tokens`` needs, by their name in its folder."""
-    from pipeline import tokenize
-
     if config.tokens == "subword":
-        return {SUBWORD_MODEL: processed / tokenize.SUBWORD_MODEL}
+        return {MODEL_SUBWORDS: processed / artifacts.SUBWORD_MODEL}
     return {
-        SOURCE_VOCAB: processed / tokenize.vocab_file(config.source),
-        TARGET_VOCAB: processed / tokenize.vocab_file(config.target),
+        MODEL_SOURCE_VOCAB: processed / artifacts.vocab_file(config.source),
+        MODEL_TARGET_VOCAB: processed / artifacts.vocab_file(config.target),
     }
 
 
@@ -70,17 +71,17 @@ def prepare_model_dir(
     model_dir.mkdir(parents=True, exist_ok=True)
     for name, source in files.items():
         shutil.copyfile(source, model_dir / name)
-    meta = {"config": asdict(config), "lowercase": lowercase, "weights": "ckpt"}
-    write_json(model_dir / META, meta)
+    meta = {"config": asdict(config), "lowercase": lowercase, "weights": MODEL_WEIGHTS}
+    write_json(model_dir / MODEL_META, meta)
 
 
 def load_codec(files: dict[str, Path], config: TranslateConfig, lowercase: bool) -> Codec:
     """The codec from its files, named as :func:`codec_files` names them."""
     if config.tokens == "subword":
-        return SubwordCodec(load_model(files[SUBWORD_MODEL]))
+        return SubwordCodec(load_model(files[MODEL_SUBWORDS]))
     return WordCodec(
-        (Tokenizer(config.source, lowercase), Vocabulary.load(files[SOURCE_VOCAB])),
-        (Tokenizer(config.target, lowercase), Vocabulary.load(files[TARGET_VOCAB])),
+        (Tokenizer(config.source, lowercase), Vocabulary.load(files[MODEL_SOURCE_VOCAB])),
+        (Tokenizer(config.target, lowercase), Vocabulary.load(files[MODEL_TARGET_VOCAB])),
     )
 
 
@@ -91,8 +92,8 @@ def load_trained(path: str | os.PathLike[str]) -> tuple[Translator, Codec, Trans
     or that file itself. Dropout is inactive unless a call passes ``training=True``.
     """
     path = Path(path)
-    model_dir = path.parent if path.name == META else path
-    meta_path = model_dir / META
+    model_dir = path.parent if path.name == MODEL_META else path
+    meta_path = model_dir / MODEL_META
     if not meta_path.exists():
         raise FileNotFoundError(f"{meta_path} is missing; run `make train-translate` first")
     meta = json.loads(meta_path.read_text(encoding="utf-8"))

@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from pipeline import tokenize
+from pipeline import artifacts
 from pipeline.checkpoints import indexed, latest_intact, training_state
 from pipeline.config import (
     PRESETS,
@@ -201,17 +201,6 @@ class Trainer:
         return nll / max(count, 1.0), int(count)
 
 
-def run_name(config: TranslateConfig) -> str:
-    """``de-en`` for the default subword model, ``de-en-word`` for the word-level one."""
-    suffix = "" if config.tokens == "subword" else f"-{config.tokens}"
-    return f"{config.source}-{config.target}{suffix}"
-
-
-def report_name(config: TranslateConfig) -> str:
-    default = (config.source, config.target, config.tokens) == ("de", "en", "subword")
-    return "train_translate" if default else "train_translate_" + run_name(config).replace("-", "_")
-
-
 def kind_weights(mix: str) -> list[float] | None:
     """``"sentence=0.3,lexical=0.1"`` as a weight per kind of the data stage (kinds left out
     get 0); ``""`` is None, the corpus' own mix."""
@@ -282,7 +271,7 @@ def read_history(path: Path, up_to_step: int) -> list[dict[str, float]]:
 
 def _tokenize_lowercase(paths: Paths) -> bool:
     """Whether ``make tokenize`` lowercased the word-level records the model trains on."""
-    manifest = paths.processed / tokenize.MANIFEST
+    manifest = artifacts.manifest(paths, "tokenize")
     if not manifest.exists():
         raise FileNotFoundError(f"{manifest} is missing; run `make tokenize` first")
     return bool(json.loads(manifest.read_text(encoding="utf-8"))["config"]["lowercase"])
@@ -292,7 +281,7 @@ def _dev_pairs(paths: Paths, config: TranslateConfig) -> tf.data.Dataset:
     """Every dev split the data has (Ding's and the localization one): early stopping and
     the learning-rate schedule watch both kinds of text."""
     files = [
-        paths.processed / tokenize.translate_records(config.tokens, split)
+        paths.processed / artifacts.translate_records(config.tokens, split)
         for split in ("dev", "loc_dev")
     ]
     present = [f for f in files if f.exists()] or files[:1]
@@ -321,16 +310,18 @@ def train(
     codec = load_codec(files, config, lowercase)
     source_size, target_size = codec.sizes
     train_pairs = read_training_pairs(
-        paths.processed / tokenize.translate_records(config.tokens, "train"), config
+        paths.processed / artifacts.translate_records(config.tokens, "train"), config
     )
     dev = data.eval_batches(_dev_pairs(paths, config), config.batch_size)
-    run_dir = paths.runs / "translate" / run_name(config)
+    run_dir = artifacts.run_dir(paths, config)
     # Non-chief workers must save too (saving is collective) but into throwaway folders.
     save_root = run_dir if chief else Path(tempfile.mkdtemp(prefix="translate_worker_"))
     trainer = Trainer(config, source_size, target_size, strategy)
     manager = tf.train.CheckpointManager(trainer.checkpoint, str(save_root / "ckpt"), 2)
-    best_dir = save_root / "best"
-    best_manager = tf.train.CheckpointManager(trainer.weights_only, str(best_dir / "ckpt"), 1)
+    best_dir = save_root / artifacts.BEST
+    best_manager = tf.train.CheckpointManager(
+        trainer.weights_only, str(best_dir / artifacts.MODEL_WEIGHTS), 1
+    )
     resume_from = latest_intact(manager)
     if resume_from:
         trainer.checkpoint.restore(resume_from).assert_existing_objects_matched()
@@ -501,7 +492,8 @@ def train(
         "history": history,
     }
     if chief:
-        write_json(paths.reports / f"{report_name(config)}.json", report)
+        name = artifacts.run_report("train_translate", artifacts.run_name(config))
+        write_json(artifacts.report(paths, name), report)
     return report
 
 
@@ -524,7 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--target", help="target language feature (default: en)")
     parser.add_argument(
         "--tokens",
-        choices=tokenize.UNITS,
+        choices=artifacts.UNITS,
         help="joint SentencePiece subwords (default), or a word vocabulary per language",
     )
     parser.add_argument("--strategy", choices=STRATEGIES, default="default")
@@ -572,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     config = override(PRESETS[args.preset].translate, **vars(args))
     if args.restart:
-        shutil.rmtree(paths.runs / "translate" / run_name(config) / "ckpt", ignore_errors=True)
+        shutil.rmtree(artifacts.run_dir(paths, config) / "ckpt", ignore_errors=True)
     try:
         report = train(paths, config, strategy, max_steps=args.max_steps)
     except (FileNotFoundError, ValueError) as err:

@@ -21,13 +21,14 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the SentencePiece ops the SavedModel uses)
 
-from pipeline.config import setup_logging
+from pipeline.artifacts import TRANSLATOR, saved_model
+from pipeline.config import Paths, setup_logging
 from pipeline.io import decode_lines, stdin_lines
 from pipeline.translate.heatmap import plot_attention
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = Path("saved_models/translator/1")
+DEFAULT_MODEL = saved_model(Paths(), TRANSLATOR)
 BATCH = 64  # lines translated together
 
 

@@ -1,4 +1,4 @@
-"""``python -m pipeline.tokenize``: vocabularies and id-encoded splits for the later stages.
+"""``python -m pipeline.encode``: vocabularies and id-encoded splits (``make tokenize``).
 
 Reads the TFDS datasets built by ``make data`` and writes, under ``data/processed``:
 
@@ -32,7 +32,19 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from pipeline import stamps
+from pipeline import artifacts, stamps
+from pipeline.artifacts import (
+    CORPUS_IDS,
+    CORPUS_VOCAB,
+    LOCALIZATION_SPLITS,
+    POLARITY_RECORDS,
+    POLARITY_VOCAB,
+    SUBWORD_MODEL,
+    TFDS_SPLIT,
+    UNITS,
+    translate_records,
+    vocab_file,
+)
 from pipeline.config import (
     PRESETS,
     Paths,
@@ -48,35 +60,7 @@ from pipeline.text import subwords
 from pipeline.text.tokenizer import Tokenizer
 from pipeline.text.vocab import EOS_ID, UNK_ID, Vocabulary
 
-log = logging.getLogger("pipeline.tokenize")
-
-MANIFEST = "tokenize_manifest.json"
-CORPUS_VOCAB = "vocab/corpus_en.txt"
-CORPUS_IDS = "corpus/ids.npy"
-# Our names of the translation splits -> the TFDS split names.
-TFDS_SPLIT = {
-    "train": "train",
-    "dev": "validation",
-    "test": "test",
-    "loc_dev": "loc_validation",
-    "loc_test": "loc_test",
-}
-LOCALIZATION_SPLITS = ("loc_dev", "loc_test")
-SUBWORD_MODEL = "vocab/translate_subwords.model"
-UNITS = ("subword", "word")
-
-
-def vocab_file(lang: str) -> str:
-    return f"vocab/translate_{lang}.txt"
-
-
-def translate_records(units: str, split: str) -> str:
-    """The id records of one split in one encoding (``subword`` or ``word``)."""
-    return f"translate/{units}/{split}.tfrecord"
-
-
-POLARITY_VOCAB = "vocab/polarity_en.txt"
-POLARITY_RECORDS = "polarity/mr.tfrecord"
+log = logging.getLogger("pipeline.encode")
 
 
 def _token_batches(
@@ -376,7 +360,7 @@ def tokenize_polarity(paths: Paths, config: TokenizeConfig) -> dict[str, Any]:
 
 
 def run(paths: Paths, config: TokenizeConfig) -> dict[str, Any]:
-    (paths.processed / MANIFEST).unlink(missing_ok=True)  # stale until this run completes
+    artifacts.manifest(paths, "tokenize").unlink(missing_ok=True)  # stale until this run completes
     start = time.time()
     report = {
         "config": asdict(config),
@@ -385,11 +369,11 @@ def run(paths: Paths, config: TokenizeConfig) -> dict[str, Any]:
         "polarity": tokenize_polarity(paths, config),
     }
     report["seconds"] = round(time.time() - start, 1)
-    write_json(paths.reports / "tokenize.json", report)
+    write_json(artifacts.report(paths, "tokenize"), report)
     files = outputs(paths, config, report["translate"]["splits"])
-    if not stamps.publish(paths.data, "tokenize", files, stamps.digest(paths.data, files)):
+    if not stamps.publish(paths, "tokenize", files, stamps.digest(paths.data, files)):
         log.info("the encoded data is identical to the last run's; later stages stay current")
-    write_json(paths.processed / MANIFEST, report)
+    write_json(artifacts.manifest(paths, "tokenize"), report)
     return report
 
 
@@ -435,7 +419,7 @@ def summary(report: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.tokenize", description=__doc__.split("\n")[0]
+        prog="python -m pipeline.encode", description=__doc__.split("\n")[0]
     )
     add_common_args(parser)
     parser.add_argument(

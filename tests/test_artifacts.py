@@ -1,0 +1,89 @@
+"""The Makefile's artifact paths are the ones :mod:`pipeline.artifacts` gives the stages.
+
+make needs the paths as its own variables; this holds each one equal to the stage's, as GNU
+make itself reads the Makefile (``make -pn`` prints every variable it defined).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pipeline import artifacts
+from pipeline.config import PRESETS, Paths
+
+REPO = Path(__file__).resolve().parent.parent
+PATHS = Paths()  # make runs the stages without location flags
+DEFAULT = PRESETS["default"]  # and with PRESET=default
+SAVED_MODEL_PB = "saved_model.pb"  # TensorFlow's file in every SavedModel folder
+TRAINED_TRANSLATOR = artifacts.run_dir(PATHS, DEFAULT.translate) / artifacts.BEST
+EXPECTED = {
+    "DATA_MANIFEST": artifacts.manifest(PATHS, "data"),
+    "DATA_STAMP": artifacts.stamp(PATHS, "data"),
+    "DATA_LISTING": artifacts.outputs_listing(PATHS, "data"),
+    "TOKENIZE_MANIFEST": artifacts.manifest(PATHS, "tokenize"),
+    "TOKENIZE_STAMP": artifacts.stamp(PATHS, "tokenize"),
+    "TOKENIZE_LISTING": artifacts.outputs_listing(PATHS, "tokenize"),
+    "LM_MODEL": artifacts.saved_model(PATHS, artifacts.lm_name("word")) / SAVED_MODEL_PB,
+    "LM_CHAR_MODEL": artifacts.saved_model(PATHS, artifacts.lm_name("char")) / SAVED_MODEL_PB,
+    "W2V_VECTORS": artifacts.embedding_dir(PATHS, "word2vec") / artifacts.VECTORS_FILE,
+    "GLOVE_VECTORS": artifacts.embedding_dir(PATHS, "glove") / artifacts.VECTORS_FILE,
+    "EMB_REPORT": artifacts.report(PATHS, artifacts.EMBEDDINGS),
+    "EMB_MODEL": artifacts.saved_model(PATHS, artifacts.EMBEDDINGS) / SAVED_MODEL_PB,
+    "SENT_MODEL": artifacts.saved_model(PATHS, artifacts.sentiment_name(DEFAULT.sentiment.dataset))
+    / SAVED_MODEL_PB,
+    "SENT_REPORT": artifacts.report(PATHS, artifacts.sentiment_name(DEFAULT.sentiment.dataset)),
+    "TR_MODEL": artifacts.report(
+        PATHS, artifacts.run_report("train_translate", artifacts.run_name(DEFAULT.translate))
+    ),
+    "TR_SAVED": artifacts.saved_model(PATHS, artifacts.TRANSLATOR) / SAVED_MODEL_PB,
+    "BLEU_REPORT": artifacts.report(
+        PATHS, artifacts.run_report("bleu", artifacts.run_of(TRAINED_TRANSLATOR))
+    ),
+    "ERRORS_REPORT": artifacts.report(
+        PATHS, artifacts.run_report("error_analysis", artifacts.run_of(TRAINED_TRANSLATOR))
+    ),
+}
+# A value that is one path below a folder of Paths: an artifact the Makefile names.
+ARTIFACT_VALUE = re.compile(r"(data|reports|saved_models|runs)/\S+")
+
+
+def makefile_variables(makefile: Path, cwd: Path) -> dict[str, str]:
+    """Every ``NAME := value`` make defines reading ``makefile``, values expanded, stripped.
+
+    ``help`` under ``-n`` runs nothing; ``-p`` prints make's database of variables.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    result = subprocess.run(
+        ["make", "-pn", "--no-print-directory", "-f", str(makefile), "help"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = re.findall(r"^([A-Z][A-Z0-9_]*) :?= (.*)$", result.stdout, flags=re.MULTILINE)
+    return {name: value.strip() for name, value in lines}
+
+
+@pytest.fixture
+def variables(tmp_path) -> dict[str, str]:
+    if shutil.which("make") is None:
+        pytest.skip("GNU make is not installed")
+    return makefile_variables(REPO / "Makefile", tmp_path)
+
+
+def test_each_makefile_path_is_the_one_the_stage_uses(variables):
+    assert {name: variables.get(name) for name in EXPECTED} == {
+        name: str(path) for name, path in EXPECTED.items()
+    }
+
+
+def test_every_artifact_path_of_the_makefile_is_held_here(variables):
+    named = {name for name, value in variables.items() if ARTIFACT_VALUE.fullmatch(value)}
+    assert named == set(EXPECTED)
