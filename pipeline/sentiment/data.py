@@ -158,9 +158,8 @@ def embedding_matrix(
         matrix = rng.normal(0.0, scale, (len(vocab), dim)).astype(np.float32)
         covered = 0
     else:
-        kv = KeyedVectors.load(
-            artifacts.embedding_dir(paths, init)
-        )  # says "run make train-embeddings"
+        # A missing model says "run make train-embeddings".
+        kv = KeyedVectors.load(artifacts.embedding_dir(paths, init))
         scale = float(kv.vectors.std())
         matrix = rng.normal(0.0, scale, (len(vocab), kv.dim)).astype(np.float32)
         rows = np.array([vocab.id(w) for w in kv.words], dtype=np.int64)
