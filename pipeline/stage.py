@@ -50,13 +50,14 @@ def field_comments(config_class: type) -> dict[str, str]:
             if not text.startswith(PRAGMAS):
                 trailing[token.start[0]] = text
     (class_def,) = ast.parse(source).body
-    return {
-        node.target.id: trailing[node.end_lineno]
-        for node in class_def.body
-        if isinstance(node, ast.AnnAssign)
-        and isinstance(node.target, ast.Name)
-        and node.end_lineno in trailing
-    }
+    comments = {}
+    for node in class_def.body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            # A field that spans lines has its comment on its first line or its last.
+            lines = [n for n in (node.lineno, node.end_lineno) if n in trailing]
+            if lines:
+                comments[node.target.id] = trailing[lines[0]]
+    return comments
 
 
 def comma_list(item: Callable[[str], Any]) -> Callable[[str], tuple[Any, ...]]:
@@ -88,7 +89,8 @@ def config_args(
 
     Every flag defaults to None, which ``config.override`` reads as "keep the preset's value".
     ``help`` and ``choices`` give chosen fields what the dataclass cannot say: a fixed set
-    declared in another module, or help for a field without a trailing comment.
+    declared in another module, or help a command line needs beyond the field's comment
+    (which ``help`` replaces).
     """
     hints = get_type_hints(config_class)
     comments = {**field_comments(config_class), **(help or {})}
@@ -98,8 +100,11 @@ def config_args(
         raise TypeError(f"{config_class.__name__} has no fields {sorted(stray)}")
     for name in names:
         flag: dict[str, Any] = {"default": None, **_flag_kind(hints[name])}
-        if name in comments:
-            flag["help"] = comments[name]
+        text = comments.get(name)
+        if get_origin(hints[name]) is tuple:  # how to write one on a command line
+            text = f"{text} (comma-separated)" if text else "comma-separated"
+        if text:
+            flag["help"] = text
         if choices and name in choices:
             flag["choices"] = tuple(choices[name])
         parser.add_argument(f"--{name.replace('_', '-')}", **flag)

@@ -425,28 +425,11 @@ def summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-# Help for the flags of TokenizeConfig's fields that have no trailing comment in config.py.
-FLAG_HELP = {
-    "lowercase": "lowercase before tokenizing (preset default: yes)",
-    "corpus_min_count": "rarer corpus words become UNK",
-    "corpus_max_size": "corpus vocabulary size cap",
-    "translate_dataset": "TFDS name of the parallel corpus (default: de_en_translate)",
-    "translate_langs": "its two language features, e.g. pt,en (default: de,en)",
-    "translate_min_count": "rarer translation words become UNK",
-    "translate_max_size": "translation vocabulary size cap",
-    "translate_subword_size": "pieces in the joint SentencePiece model",
-    "translate_subword_model": "the SentencePiece model type",
-    "polarity_min_count": "rarer MR words outside the corpus vocab stay UNK",
-    "batch_size": "lines per tokenization batch",
-}
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = stage_parser(
         __spec__.name,
         __doc__,
         TokenizeConfig,
-        help=FLAG_HELP,
         choices={"translate_subword_model": subwords.MODEL_TYPES},
     )
     return run_stage(

@@ -25,6 +25,9 @@ class Toy:
     sizes: tuple[int, ...] = (
         1, 2,
     )  # fmt: skip
+    kinds: tuple[str, ...] = (  # what it is made of
+        "wood", "glue",
+    )  # fmt: skip
 
 
 def toy_parser(**flags) -> argparse.ArgumentParser:
@@ -42,14 +45,16 @@ def test_a_trailing_comment_is_the_help_and_a_pragma_is_not():
         "rate": "how fast it learns",
         "name": 'which one; "b" is the other',
         "fast": "take the short way",
+        "kinds": "what it is made of",
     }
     assert helps(toy_parser()) == {
         "rate": "how fast it learns",
         "steps": None,
         "name": 'which one; "b" is the other',
         "fast": "take the short way",
-        "langs": None,
-        "sizes": None,
+        "langs": "comma-separated",
+        "sizes": "comma-separated",
+        "kinds": "what it is made of (comma-separated)",
     }
 
 

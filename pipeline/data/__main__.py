@@ -228,21 +228,8 @@ def summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-# Help for DataConfig's flags (its fields have no trailing comments in config.py).
-FLAG_HELP = {
-    "n_test": "held-out test source sentences (de-en)",
-    "n_dev": "held-out dev source sentences (de-en)",
-    "n_folds": "cross-validation folds for polarity",
-    "n_loc_test": "held-out localization test messages",
-    "n_loc_dev": "held-out localization dev messages",
-    "catalogues": "comma-separated Debian packages whose gettext catalogues to use (default: all)",
-    "corpus_sources": "comma-separated English corpus sources (default: all)",
-    "min_corpus_tokens": "fewer English corpus tokens than this is an error",
-}
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = stage_parser(__spec__.name, __doc__, DataConfig, help=FLAG_HELP)
+    parser = stage_parser(__spec__.name, __doc__, DataConfig)
     parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
     return run_stage(
         parser.parse_args(argv),

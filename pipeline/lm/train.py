@@ -262,25 +262,12 @@ def summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-# Help for flags whose LMConfig field has no trailing comment, or says less to a user.
-FLAG_HELP = {
-    "level": "tokens or characters",
-    "layers": "stacked recurrent layers",
-    "vocab_size": "most frequent words/chars kept",
-    "units": "recurrent state size",
-    "num_sampled": "sampled-softmax negatives (0: full)",
-    "steps_per_epoch": "word level",
-    "char_steps_per_epoch": "character level",
-}
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = stage_parser(
         __spec__.name,
         __doc__,
         LMConfig,
         outputs=True,
-        help=FLAG_HELP,
         choices={"level": LEVELS, "cell": KINDS},
     )
     return run_stage(

@@ -554,27 +554,12 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-# Help for flags whose SentimentConfig field has no trailing comment, or says less to a user.
-FLAG_HELP = {
-    "configs": "comma-separated <model>/<init>, e.g. average/glove,recurrent/word2vec",
-    "finetune": "train pretrained embeddings (preset default: yes)",
-    "nbsvm_vote": "also score each configuration's vote with NBSVM (preset default: yes)",
-    "units": "recurrent state size per direction",
-    "layers": "stacked bidirectional layers",
-    "pooling": "recurrent classifier's input",
-    "average_learning_rate": "averaging model",
-    "patience": "early-stopping patience (epochs)",
-    "monitor": "early stopping watches this validation metric",
-}
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = stage_parser(
         __spec__.name,
         __doc__,
         SentimentConfig,
         outputs=True,
-        help=FLAG_HELP,
         choices={"cell": KINDS, "pooling": POOLINGS, "monitor": MONITORED},
     )
     parser.add_argument("--version", type=int, default=1, help="SavedModel version folder")

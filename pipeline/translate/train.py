@@ -506,26 +506,17 @@ def summary(report: dict[str, Any]) -> str:
     )
 
 
-# Help for flags whose TranslateConfig field has no trailing comment, or says less to a user.
-FLAG_HELP = {
-    "source": "source language feature (default: de)",
-    "target": "target language feature (default: en)",
-    "tokens": "joint SentencePiece subwords (default), or a word vocabulary per language",
-    "mix": "shares of the training pairs by kind, e.g. sentence=0.3,phrase=0.15,lexical=0.15,"
-    "catalogue=0.4 (the default); '' follows the corpus",
-    "batch_size": "global batch size",
-    "clipnorm": "global gradient norm bound",
-}
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = stage_parser(
         __spec__.name,
         __doc__,
         TranslateConfig,
         outputs=True,
-        help=FLAG_HELP,
         choices={"tokens": tokenize.UNITS, "cell": KINDS},
+        help={
+            "mix": "shares of the training pairs by kind, e.g. sentence=0.3,phrase=0.15,"
+            "lexical=0.15,catalogue=0.4 (the default); '' follows the corpus"
+        },
     )
     parser.add_argument("--strategy", choices=STRATEGIES, default="default")
     parser.add_argument(
