@@ -18,7 +18,6 @@ Tokenization runs in the graph (``tf.data`` + ``tf.strings``), batched, on both 
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import time
@@ -45,17 +44,10 @@ from pipeline.artifacts import (
     translate_records,
     vocab_file,
 )
-from pipeline.config import (
-    PRESETS,
-    Paths,
-    TokenizeConfig,
-    add_common_args,
-    override,
-    paths_from_args,
-    setup_logging,
-)
+from pipeline.config import Paths, TokenizeConfig
 from pipeline.data.load import load
-from pipeline.io import atomic_path, check_writable, write_json
+from pipeline.io import atomic_path, write_json
+from pipeline.stage import run_stage, stage_parser
 from pipeline.text import subwords
 from pipeline.text.tokenizer import Tokenizer
 from pipeline.text.vocab import EOS_ID, UNK_ID, Vocabulary
@@ -134,7 +126,7 @@ class EncodingStats:
         self.unk += int(np.count_nonzero(flat == UNK_ID))
         self.lengths.append(ids.row_lengths().numpy() - int(eos))
 
-    def summary(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         lengths = np.concatenate(self.lengths) if self.lengths else np.zeros(0, np.int64)
         tokens = int(lengths.sum())
         return {
@@ -182,7 +174,7 @@ def tokenize_corpus(paths: Paths, config: TokenizeConfig) -> dict[str, Any]:
         chunks.append(ids.flat_values.numpy().astype(np.int32))
     with atomic_path(paths.processed / CORPUS_IDS) as tmp, open(tmp, "wb") as f:
         np.save(f, np.concatenate(chunks) if chunks else np.zeros(0, np.int32))
-    return {"distinct_tokens": len(counts), "vocab_size": len(vocab), **stats.summary()}
+    return {"distinct_tokens": len(counts), "vocab_size": len(vocab), **stats.as_dict()}
 
 
 def _translate_splits(paths: Paths, config: TokenizeConfig) -> dict[str, tf.data.Dataset]:
@@ -233,7 +225,7 @@ def _write_translate(
                 yield {**dict(zip(langs, seqs, strict=True)), "kind": k}
 
     write_records(path, examples())
-    return {lang: s.summary() for lang, s in stats.items()}
+    return {lang: s.as_dict() for lang, s in stats.items()}
 
 
 def tokenize_translate(paths: Paths, config: TokenizeConfig) -> dict[str, Any]:
@@ -350,12 +342,12 @@ def tokenize_polarity(paths: Paths, config: TokenizeConfig) -> dict[str, Any]:
                 yield {"ids": i, "label": y, "fold": f}
 
     write_records(paths.processed / POLARITY_RECORDS, examples())
-    summary = stats.summary()
+    counts = stats.as_dict()
     return {
-        **summary,
+        **counts,
         "vocab_size": len(vocab),
         "added_words": len(vocab) - len(corpus_vocab),
-        "corpus_vocab_unk_rate": round(corpus_unk / max(summary["tokens"], 1), 4),
+        "corpus_vocab_unk_rate": round(corpus_unk / max(counts["tokens"], 1), 4),
     }
 
 
@@ -418,47 +410,19 @@ def summary(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m pipeline.encode", description=__doc__.split("\n")[0]
+    parser = stage_parser(
+        __spec__.name,
+        __doc__,
+        TokenizeConfig,
+        choices={"translate_subword_model": subwords.MODEL_TYPES},
     )
-    add_common_args(parser)
-    parser.add_argument(
-        "--lowercase",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="lowercase before tokenizing (preset default: yes)",
+    return run_stage(
+        parser.parse_args(argv),
+        lambda args, paths, config: summary(run(paths, config)),
+        log,
+        writes=lambda paths: (paths.processed, paths.reports),
+        config="tokenize",
     )
-    parser.add_argument("--corpus-min-count", type=int, help="rarer corpus words become UNK")
-    parser.add_argument("--corpus-max-size", type=int, help="corpus vocabulary size cap")
-    parser.add_argument(
-        "--translate-min-count", type=int, help="rarer translation words become UNK"
-    )
-    parser.add_argument("--translate-max-size", type=int, help="translation vocabulary size cap")
-    parser.add_argument(
-        "--polarity-min-count", type=int, help="rarer MR words outside the corpus vocab stay UNK"
-    )
-    parser.add_argument("--batch-size", type=int, help="lines per tokenization batch")
-    parser.add_argument(
-        "--translate-dataset", help="TFDS name of the parallel corpus (default: de_en_translate)"
-    )
-    parser.add_argument(
-        "--translate-langs",
-        type=lambda s: tuple(s.split(",")),
-        help="its two language features, e.g. pt,en (default: de,en)",
-    )
-    args = parser.parse_args(argv)
-    setup_logging(args.verbose)
-    paths = paths_from_args(args)
-    if not check_writable(paths.processed, paths.reports):
-        return 1
-    config = override(PRESETS[args.preset].tokenize, **vars(args))
-    try:
-        report = run(paths, config)
-    except (FileNotFoundError, ValueError) as err:
-        log.error("%s", err)
-        return 1
-    print(summary(report))
-    return 0
 
 
 if __name__ == "__main__":

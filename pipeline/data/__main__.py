@@ -8,7 +8,6 @@ manifest current and every output on disk, and does nothing.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
@@ -21,15 +20,7 @@ from typing import Any
 
 from pipeline import stamps
 from pipeline.artifacts import manifest as stage_manifest
-from pipeline.config import (
-    PRESETS,
-    DataConfig,
-    Paths,
-    add_common_args,
-    override,
-    paths_from_args,
-    setup_logging,
-)
+from pipeline.config import DataConfig, Paths
 from pipeline.data import build, tfds_builders
 from pipeline.data.registry import (
     ARTIFACTS,
@@ -39,7 +30,8 @@ from pipeline.data.registry import (
     ToolMissingError,
     fetch,
 )
-from pipeline.io import check_writable, write_json
+from pipeline.io import write_json
+from pipeline.stage import run_stage, stage_parser
 
 log = logging.getLogger("pipeline.data")
 
@@ -235,53 +227,17 @@ def summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(filter(None, text.split(",")))
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m pipeline.data", description=__doc__.split("\n")[0]
-    )
-    add_common_args(parser)
-    parser.add_argument("--n-test", type=int, help="held-out test source sentences (de-en)")
-    parser.add_argument("--n-dev", type=int, help="held-out dev source sentences (de-en)")
-    parser.add_argument("--n-loc-test", type=int, help="held-out localization test messages")
-    parser.add_argument("--n-loc-dev", type=int, help="held-out localization dev messages")
-    parser.add_argument("--n-folds", type=int, help="cross-validation folds for polarity")
-    parser.add_argument(
-        "--corpus-sources",
-        type=_names,
-        help="comma-separated English corpus sources (default: all)",
-    )
-    parser.add_argument(
-        "--catalogues",
-        type=_names,
-        help="comma-separated Debian packages whose gettext catalogues to use (default: all)",
-    )
+    parser = stage_parser(__spec__.name, __doc__, DataConfig)
     parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
-    args = parser.parse_args(argv)
-    setup_logging(args.verbose)
-    paths = paths_from_args(args)
-    if not check_writable(paths.raw, paths.processed, paths.tfds, paths.reports):
-        return 1
-    config = override(
-        PRESETS[args.preset].data,
-        n_test=args.n_test,
-        n_dev=args.n_dev,
-        n_loc_test=args.n_loc_test,
-        n_loc_dev=args.n_loc_dev,
-        n_folds=args.n_folds,
-        corpus_sources=args.corpus_sources,
-        catalogues=args.catalogues,
+    return run_stage(
+        parser.parse_args(argv),
+        lambda args, paths, config: summary(run(paths, config, force=args.force)),
+        log,
+        writes=lambda paths: (paths.raw, paths.processed, paths.tfds, paths.reports),
+        config="data",
+        expected={FetchError: 1, RuntimeError: 1, ValueError: 1},
     )
-    try:
-        report = run(paths, config, force=args.force)
-    except (FetchError, RuntimeError, ValueError) as err:
-        log.error("%s", err)
-        return 1
-    print(summary(report))
-    return 0
 
 
 if __name__ == "__main__":

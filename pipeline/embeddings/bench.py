@@ -8,7 +8,6 @@ same evaluation code. Prints a table and writes ``reports/bench_embeddings.{json
 
 from __future__ import annotations
 
-import argparse
 import logging
 import multiprocessing
 import resource
@@ -21,20 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.config import (
-    PRESETS,
-    EmbeddingsConfig,
-    Paths,
-    add_common_args,
-    add_output_args,
-    override,
-    paths_from_args,
-    setup_logging,
-)
+from pipeline.config import EmbeddingsConfig, Paths, setup_logging
 from pipeline.embeddings.corpus import load
 from pipeline.embeddings.evaluate import evaluate_all, load_eval_sets
 from pipeline.embeddings.keyed_vectors import KeyedVectors
-from pipeline.io import check_writable, write_report
+from pipeline.io import write_report
+from pipeline.stage import run_stage, stage_parser
 
 log = logging.getLogger("pipeline.embeddings.bench")
 
@@ -123,28 +114,28 @@ def table(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m pipeline.embeddings.bench", description=__doc__.split("\n\n")[0]
+    parser = stage_parser(
+        __spec__.name,
+        __doc__,
+        EmbeddingsConfig,
+        outputs=True,  # its scratch runs go to <runs-dir>/bench
+        only=("epochs", "glove_epochs"),
+        help={"epochs": "word2vec epochs (all contenders)"},
     )
-    add_common_args(parser)
-    add_output_args(parser)  # its scratch runs go to <runs-dir>/bench
     parser.add_argument(
         "--contenders", default=",".join(CONTENDERS), help=f"comma-separated, of {CONTENDERS}"
     )
-    parser.add_argument("--epochs", type=int, help="word2vec epochs (all contenders)")
-    parser.add_argument("--glove-epochs", type=int)
     args = parser.parse_args(argv)
-    setup_logging(args.verbose)
     contenders = tuple(c.strip() for c in args.contenders.split(",") if c.strip())
     if unknown := set(contenders) - set(CONTENDERS):
         parser.error(f"unknown contenders {sorted(unknown)}")
-    paths = paths_from_args(args)
-    if not check_writable(paths.reports, paths.runs):
-        return 1
-    config = override(PRESETS[args.preset].embeddings, **vars(args))
-    report = run(paths, config, contenders)
-    print(table(report))
-    return 0
+    return run_stage(
+        args,
+        lambda args, paths, config: table(run(paths, config, contenders)),
+        log,
+        writes=lambda paths: (paths.reports, paths.runs),
+        config="embeddings",
+    )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ Writes ``reports/embeddings.json``, ``reports/embeddings.md`` (one table for all
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 import sys
@@ -27,15 +26,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from pipeline import artifacts
-from pipeline.config import (
-    PRESETS,
-    EmbeddingsConfig,
-    Paths,
-    add_common_args,
-    override,
-    paths_from_args,
-    setup_logging,
-)
+from pipeline.config import EmbeddingsConfig, Paths
 from pipeline.data.evalsets import Analogy, SimilarityPair
 from pipeline.embeddings.keyed_vectors import (
     MODELS,
@@ -44,7 +35,8 @@ from pipeline.embeddings.keyed_vectors import (
     load_trained,
     top_k,
 )
-from pipeline.io import atomic_path, check_writable, write_json, write_text
+from pipeline.io import atomic_path, write_json, write_text
+from pipeline.stage import comma_list, run_stage, stage_parser
 
 log = logging.getLogger(__name__)
 
@@ -358,36 +350,23 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m pipeline.embeddings.evaluate", description=__doc__.split("\n")[0]
-    )
-    add_common_args(parser)
+    parser = stage_parser(__spec__.name, __doc__, EmbeddingsConfig, only=("analogy_restrict",))
     add_vectors_arg(parser)
     parser.add_argument(
         "--models",
-        type=lambda s: tuple(m for m in s.split(",") if m),
+        type=comma_list(str),
         default=MODELS,
         help="comma-separated models to evaluate, those trained (default: word2vec,glove)",
     )
-    parser.add_argument(
-        "--analogy-restrict",
-        type=int,
-        help="analogy answers are searched among this many most frequent words (preset: 30000)",
+    return run_stage(
+        parser.parse_args(argv),
+        lambda args, paths, config: summary_table(
+            evaluate_models(paths, config, args.models, vectors_dir=args.vectors_dir)
+        ),
+        log,
+        writes=lambda paths: (paths.reports,),
+        config="embeddings",
     )
-    args = parser.parse_args(argv)
-    setup_logging(args.verbose)
-    if not check_writable(args.reports_dir):
-        return 1
-    config = override(PRESETS[args.preset].embeddings, analogy_restrict=args.analogy_restrict)
-    try:
-        report = evaluate_models(
-            paths_from_args(args), config, args.models, vectors_dir=args.vectors_dir
-        )
-    except (FileNotFoundError, ValueError) as err:
-        log.error("%s", err)
-        return 1
-    print(summary_table(report))
-    return 0
 
 
 if __name__ == "__main__":

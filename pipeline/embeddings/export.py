@@ -23,7 +23,6 @@ The files go to ``data/processed/embeddings_export/<model>/`` and the SavedModel
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from pathlib import Path
@@ -32,9 +31,10 @@ import numpy as np
 import tensorflow as tf
 
 from pipeline import artifacts
-from pipeline.config import Paths, add_common_args, paths_from_args, setup_logging
+from pipeline.config import Paths
 from pipeline.embeddings.keyed_vectors import MODELS, KeyedVectors, add_vectors_arg, load_trained
-from pipeline.io import atomic_path, check_writable
+from pipeline.io import atomic_path
+from pipeline.stage import comma_list, run_stage, stage_parser
 from pipeline.text import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -157,10 +157,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m pipeline.embeddings.export", description=__doc__.split("\n")[0]
-    )
-    add_common_args(parser)
+    parser = stage_parser(__spec__.name, __doc__)
     add_vectors_arg(parser)
     parser.add_argument(
         "--saved-models-dir",
@@ -170,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--models",
-        type=lambda s: tuple(m for m in s.split(",") if m),
+        type=comma_list(str),
         default=MODELS,
         help="comma-separated models whose files are exported (default: word2vec,glove)",
     )
@@ -180,19 +177,14 @@ def main(argv: list[str] | None = None) -> int:
         help="model exported as the SavedModel (default: %(default)s)",
     )
     parser.add_argument("--version", type=int, default=1, help="SavedModel version folder")
-    args = parser.parse_args(argv)
-    setup_logging(args.verbose)
-    paths = paths_from_args(args)
-    if not check_writable(paths.processed, paths.saved_models):
-        return 1
-    try:
-        written = run(paths, args.models, args.savedmodel, args.version, args.vectors_dir)
-    except (FileNotFoundError, ValueError) as err:
-        log.error("%s", err)
-        return 1
-    for path in written:
-        print(path)
-    return 0
+    return run_stage(
+        parser.parse_args(argv),
+        lambda args, paths, _: "\n".join(
+            map(str, run(paths, args.models, args.savedmodel, args.version, args.vectors_dir))
+        ),
+        log,
+        writes=lambda paths: (paths.processed, paths.saved_models),
+    )
 
 
 if __name__ == "__main__":

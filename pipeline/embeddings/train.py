@@ -22,20 +22,12 @@ from typing import Any
 import numpy as np
 
 from pipeline.artifacts import embedding_dir, vectors_root
-from pipeline.config import (
-    PRESETS,
-    EmbeddingsConfig,
-    Paths,
-    add_common_args,
-    add_output_args,
-    override,
-    paths_from_args,
-    setup_logging,
-)
+from pipeline.config import EmbeddingsConfig, Paths
 from pipeline.embeddings import cooccurrence, glove, word2vec
 from pipeline.embeddings.corpus import Corpus, load
 from pipeline.embeddings.keyed_vectors import MODELS, KeyedVectors, add_vectors_arg
-from pipeline.io import check_writable, write_json
+from pipeline.io import write_json
+from pipeline.stage import run_stage, stage_parser
 
 log = logging.getLogger("pipeline.embeddings")
 
@@ -109,31 +101,24 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m pipeline.embeddings.train", description=__doc__.split("\n\n")[0]
-    )
-    add_common_args(parser)
-    add_output_args(parser)
+    parser = stage_parser(__spec__.name, __doc__, EmbeddingsConfig, outputs=True)
     add_vectors_arg(parser)
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated models")
-    for field in fields(EmbeddingsConfig):
-        parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default))
     args = parser.parse_args(argv)
-    setup_logging(args.verbose)
     models = tuple(m for m in args.models.split(",") if m)
-    unknown = set(models) - set(TRAINERS)
-    if unknown:
+    if unknown := set(models) - set(TRAINERS):
         parser.error(f"unknown models {sorted(unknown)}; choose from {list(TRAINERS)}")
-    paths = paths_from_args(args)
-    if not check_writable(vectors_root(paths, args.vectors_dir), paths.reports, paths.runs):
-        return 1
-    config = override(PRESETS[args.preset].embeddings, **vars(args))
-    try:
-        run(paths, config, models, args.vectors_dir)
-    except (FileNotFoundError, ValueError) as err:
-        log.error("%s", err)
-        return 1
-    return 0
+
+    def command(args: argparse.Namespace, paths: Paths, config: EmbeddingsConfig) -> None:
+        run(paths, config, models, args.vectors_dir)  # logs each model's figures, prints none
+
+    return run_stage(
+        args,
+        command,
+        log,
+        writes=lambda paths: (vectors_root(paths, args.vectors_dir), paths.reports, paths.runs),
+        config="embeddings",
+    )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ baseline, and exports ``saved_models/<name>/1``. Writes ``reports/<name>.json``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import shutil
@@ -27,22 +26,14 @@ import tensorflow as tf
 
 from pipeline import artifacts
 from pipeline.checkpoints import latest_intact, training_state
-from pipeline.config import (
-    PRESETS,
-    LMConfig,
-    Paths,
-    add_common_args,
-    add_output_args,
-    override,
-    paths_from_args,
-    setup_logging,
-)
+from pipeline.config import LMConfig, Paths
 from pipeline.data.load import load
-from pipeline.io import check_writable, write_json
+from pipeline.io import write_json
 from pipeline.lm import data
-from pipeline.lm.export import TextCodec, export
+from pipeline.lm.export import LEVELS, TextCodec, export
 from pipeline.lm.model import LanguageModel
 from pipeline.rnn import KINDS
+from pipeline.stage import run_stage, stage_parser
 from pipeline.text import EOS_ID, PAD_ID, UNK_ID, Vocabulary
 
 log = logging.getLogger("pipeline.lm")
@@ -268,38 +259,20 @@ def summary(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m pipeline.lm.train", description=__doc__.split("\n\n")[0]
+    parser = stage_parser(
+        __spec__.name,
+        __doc__,
+        LMConfig,
+        outputs=True,
+        choices={"level": LEVELS, "cell": KINDS},
     )
-    add_common_args(parser)
-    add_output_args(parser)
-    parser.add_argument("--level", choices=("word", "char"), help="tokens or characters")
-    parser.add_argument("--cell", choices=KINDS, help="recurrent cell (pipeline.rnn kind)")
-    parser.add_argument("--layers", type=int, help="stacked recurrent layers")
-    parser.add_argument("--vocab-size", type=int, help="most frequent words/chars kept")
-    parser.add_argument("--embed-dim", type=int)
-    parser.add_argument("--units", type=int, help="recurrent state size")
-    parser.add_argument("--dropout", type=float)
-    parser.add_argument("--num-sampled", type=int, help="sampled-softmax negatives (0: full)")
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--learning-rate", type=float)
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--steps-per-epoch", type=int, help="word level")
-    parser.add_argument("--char-steps-per-epoch", type=int, help="character level")
-    parser.add_argument("--seed", type=int)
-    args = parser.parse_args(argv)
-    setup_logging(args.verbose)
-    paths = paths_from_args(args)
-    if not check_writable(paths.reports, paths.saved_models, paths.runs):
-        return 1
-    config = override(PRESETS[args.preset].lm, **vars(args))
-    try:
-        report = train(paths, config)
-    except (FileNotFoundError, ValueError) as err:
-        log.error("%s", err)
-        return 1
-    print(summary(report))
-    return 0
+    return run_stage(
+        parser.parse_args(argv),
+        lambda args, paths, config: summary(train(paths, config)),
+        log,
+        writes=lambda paths: (paths.reports, paths.saved_models, paths.runs),
+        config="lm",
+    )
 
 
 if __name__ == "__main__":

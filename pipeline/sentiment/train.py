@@ -17,7 +17,6 @@ TensorBoard logs go to ``runs/sentiment/<model>_<init>/fold<k>``.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import time
@@ -27,17 +26,8 @@ from typing import Any
 import numpy as np
 
 from pipeline import artifacts
-from pipeline.config import (
-    PRESETS,
-    Paths,
-    SentimentConfig,
-    add_common_args,
-    add_output_args,
-    override,
-    paths_from_args,
-    setup_logging,
-)
-from pipeline.io import check_writable, write_report
+from pipeline.config import Paths, SentimentConfig
+from pipeline.io import write_report
 from pipeline.rnn import KINDS
 from pipeline.sentiment import baseline, data, report
 from pipeline.sentiment.crossval import cross_validate
@@ -53,6 +43,7 @@ from pipeline.sentiment.training import (
     parse_config,
     trains_embeddings,
 )
+from pipeline.stage import run_stage, stage_parser
 from pipeline.text import Vocabulary
 
 log = logging.getLogger("pipeline.sentiment")
@@ -190,61 +181,21 @@ def export_best(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m pipeline.sentiment.train",
-        description=__doc__.split("\n\n")[0],
+    parser = stage_parser(
+        __spec__.name,
+        __doc__,
+        SentimentConfig,
+        outputs=True,
+        choices={"cell": KINDS, "pooling": POOLINGS, "monitor": MONITORED},
     )
-    add_common_args(parser)
-    add_output_args(parser)
     parser.add_argument("--version", type=int, default=1, help="SavedModel version folder")
-    parser.add_argument("--dataset", help="mr (10-fold CV) or a TFDS dataset: imdb_reviews")
-    parser.add_argument(
-        "--configs",
-        type=lambda s: tuple(c for c in s.split(",") if c),
-        help="comma-separated <model>/<init>, e.g. average/glove,recurrent/word2vec",
+    return run_stage(
+        parser.parse_args(argv),
+        lambda args, paths, config: markdown(train(paths, config, args.version)),
+        log,
+        writes=lambda paths: (paths.reports, paths.saved_models, paths.runs),
+        config="sentiment",
     )
-    parser.add_argument(
-        "--finetune",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="train pretrained embeddings (preset default: yes)",
-    )
-    parser.add_argument(
-        "--nbsvm-vote",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="also score each configuration's vote with NBSVM (preset default: yes)",
-    )
-    parser.add_argument("--cell", choices=KINDS, help="recurrent cell (pipeline.rnn kind)")
-    parser.add_argument("--units", type=int, help="recurrent state size per direction")
-    parser.add_argument("--layers", type=int, help="stacked bidirectional layers")
-    parser.add_argument("--pooling", choices=POOLINGS, help="recurrent classifier's input")
-    parser.add_argument("--dropout", type=float)
-    parser.add_argument("--max-len", type=int, help="tokens kept per text")
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--learning-rate", type=float, help="recurrent model")
-    parser.add_argument("--average-learning-rate", type=float, help="averaging model")
-    parser.add_argument("--epochs", type=int, help="maximum epochs per fold")
-    parser.add_argument("--patience", type=int, help="early-stopping patience (epochs)")
-    parser.add_argument("--val-fraction", type=float)
-    parser.add_argument(
-        "--monitor", choices=tuple(MONITORED), help="early stopping watches this validation metric"
-    )
-    parser.add_argument("--folds", type=int, help="run only the first N test folds (0: all)")
-    parser.add_argument("--seed", type=int)
-    args = parser.parse_args(argv)
-    setup_logging(args.verbose)
-    paths = paths_from_args(args)
-    if not check_writable(paths.reports, paths.saved_models, paths.runs):
-        return 1
-    config = override(PRESETS[args.preset].sentiment, **vars(args))
-    try:
-        report = train(paths, config, args.version)
-    except (FileNotFoundError, ValueError) as err:
-        log.error("%s", err)
-        return 1
-    print(markdown(report))
-    return 0
 
 
 if __name__ == "__main__":

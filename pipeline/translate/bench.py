@@ -28,15 +28,9 @@ from typing import Any
 import tensorflow as tf
 
 from pipeline import artifacts
-from pipeline.config import (
-    PRESETS,
-    Paths,
-    TranslateConfig,
-    add_common_args,
-    paths_from_args,
-    setup_logging,
-)
-from pipeline.io import check_writable, write_report
+from pipeline.config import PRESETS, Paths, TranslateConfig
+from pipeline.io import write_report
+from pipeline.stage import EXPECTED, run_stage, stage_parser
 
 log = logging.getLogger("pipeline.translate.bench")
 
@@ -197,30 +191,19 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m pipeline.translate.bench", description=__doc__.split("\n\n")[0]
-    )
-    add_common_args(parser)
-    parser.add_argument("--minutes", type=float, default=3.0, help="training budget per model")
-    parser.add_argument("--worker", choices=sorted(MODELS), help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    setup_logging(args.verbose)
-    paths = paths_from_args(args)
-    if not check_writable(paths.reports):
-        return 1
+def command(args: argparse.Namespace, paths: Paths, _: None) -> str | None:
+    """One worker's timed run (``--worker``), or both models', each in its own process."""
     if args.worker:
         run_worker(args.worker, paths, args.preset, args.minutes * 60.0, args.out)
-        return 0
+        return None
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for model in MODELS:
             try:
                 results[model] = _subprocess(args, model, Path(tmp) / f"{model}.json")
             except subprocess.CalledProcessError as err:
-                log.error("the %s benchmark failed (exit %d)", model, err.returncode)
-                return 1
+                failed = f"the {model} benchmark failed (exit {err.returncode})"
+                raise RuntimeError(failed) from err
     report = {
         "minutes": args.minutes,
         "preset": args.preset,
@@ -235,8 +218,21 @@ def main(argv: list[str] | None = None) -> int:
     }
     text = markdown(report)
     write_report(paths.reports, "bench_translate", report, text)
-    print(text)
-    return 0
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = stage_parser(__spec__.name, __doc__)
+    parser.add_argument("--minutes", type=float, default=3.0, help="training budget per model")
+    parser.add_argument("--worker", choices=sorted(MODELS), help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    return run_stage(
+        parser.parse_args(argv),
+        command,
+        log,
+        writes=lambda paths: (paths.reports,),
+        expected={**EXPECTED, RuntimeError: 1},  # a worker's failure, too
+    )
 
 
 if __name__ == "__main__":

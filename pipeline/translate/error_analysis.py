@@ -23,8 +23,9 @@ import numpy as np
 import tensorflow as tf
 
 from pipeline import artifacts
-from pipeline.config import setup_logging
-from pipeline.io import check_writable, write_report
+from pipeline.config import Paths
+from pipeline.io import write_report
+from pipeline.stage import new_parser, run_stage
 from pipeline.text import PAD_ID
 from pipeline.translate.beam import length_penalty_fn, score_targets
 from pipeline.translate.codec import Encoded
@@ -184,24 +185,9 @@ def _section(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m pipeline.translate.error_analysis", description=__doc__.split("\n")[0]
-    )
-    add_args(parser)
-    parser.add_argument("--beam-size", type=int, default=5, help="beam width (default: 5)")
-    parser.add_argument("--alpha", type=float, default=0.6, help="length penalty (default: 0.6)")
-    args = parser.parse_args(argv)
-    if args.beam_size < 1 or args.alpha < 0:
-        parser.error("need --beam-size >= 1 and --alpha >= 0")
-    setup_logging(args.verbose)
-    if not check_writable(args.reports_dir):
-        return 1
-    try:
-        setup = load_setup(args)
-    except (FileNotFoundError, ValueError) as err:
-        log.error("%s", err)
-        return 1
+def command(args: argparse.Namespace, paths: Paths, _: None) -> str:
+    """``make error-analysis``: decode every set with one setting and sort out its errors."""
+    setup = load_setup(args)
     setting = Setting(args.beam_size, args.alpha)
     sets = {}
     for name, test in setup.tests.items():
@@ -215,14 +201,20 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
     report = {"model_dir": str(setup.model_dir), "sets": sets}
     text = markdown(report)
-    write_report(
-        setup.paths.reports,
-        artifacts.run_report("error_analysis", artifacts.run_of(setup.model_dir)),
-        report,
-        text,
-    )
-    print(text)
-    return 0
+    name = artifacts.run_report("error_analysis", artifacts.run_of(setup.model_dir))
+    write_report(setup.paths.reports, name, report, text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = new_parser(__spec__.name, __doc__)
+    add_args(parser)
+    parser.add_argument("--beam-size", type=int, default=5, help="beam width (default: 5)")
+    parser.add_argument("--alpha", type=float, default=0.6, help="length penalty (default: 0.6)")
+    args = parser.parse_args(argv)
+    if args.beam_size < 1 or args.alpha < 0:
+        parser.error("need --beam-size >= 1 and --alpha >= 0")
+    return run_stage(args, command, log, writes=lambda paths: (paths.reports,))
 
 
 if __name__ == "__main__":

@@ -29,10 +29,11 @@ import tensorflow as tf
 
 from pipeline import artifacts
 from pipeline.artifacts import TFDS_SPLIT
-from pipeline.config import PRESETS, Paths, TranslateConfig, paths_from_args, setup_logging
+from pipeline.config import PRESETS, Paths, TranslateConfig, paths_from_args
 from pipeline.data.load import load
-from pipeline.io import check_writable, write_report
+from pipeline.io import write_report
 from pipeline.metrics import bench_bleu, corpus_bleu
+from pipeline.stage import new_parser, run_stage
 from pipeline.text import PAD_ID
 from pipeline.translate.beam import LengthPenalty, beam_search, greedy_decode
 from pipeline.translate.cli import add_model_args, model_dir_from_args
@@ -405,31 +406,10 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m pipeline.translate.evaluate", description=__doc__.split("\n")[0]
-    )
-    add_args(parser)
-    parser.add_argument(
-        "--bench-sentences",
-        type=int,
-        help="time batched against one-at-a-time decoding on the first N sources (default: all)",
-    )
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="only greedy and beam 5 (alpha 0.6) on every set, e.g. to compare models on dev",
-    )
-    args = parser.parse_args(argv)
-    setup_logging(args.verbose)
-    if not check_writable(args.reports_dir):
-        return 1
+def command(args: argparse.Namespace, paths: Paths, _: None) -> str:
+    """``make bleu``: every set over its grid of settings, and the batching figure."""
     tf.get_logger().setLevel(logging.ERROR)  # one decoder per setting reads as "retracing"
-    try:
-        setup = load_setup(args)
-    except (FileNotFoundError, ValueError) as err:
-        log.error("%s", err)
-        return 1
+    setup = load_setup(args)
     sets = {}
     for name, test in setup.tests.items():
         grid = QUICK_GRID if args.quick else GRID if name == "test" else LOC_GRID
@@ -445,14 +425,25 @@ def main(argv: list[str] | None = None) -> int:
         "batching": batching_figure(setup.model, first.ids, args.bench_sentences),
     }
     text = markdown(report)
-    write_report(
-        setup.paths.reports,
-        artifacts.run_report("bleu", artifacts.run_of(setup.model_dir)),
-        report,
-        text,
+    name = artifacts.run_report("bleu", artifacts.run_of(setup.model_dir))
+    write_report(setup.paths.reports, name, report, text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = new_parser(__spec__.name, __doc__)
+    add_args(parser)
+    parser.add_argument(
+        "--bench-sentences",
+        type=int,
+        help="time batched against one-at-a-time decoding on the first N sources (default: all)",
     )
-    print(text)
-    return 0
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="only greedy and beam 5 (alpha 0.6) on every set, e.g. to compare models on dev",
+    )
+    return run_stage(parser.parse_args(argv), command, log, writes=lambda paths: (paths.reports,))
 
 
 if __name__ == "__main__":

@@ -45,9 +45,10 @@ from pathlib import Path
 import tensorflow as tf
 
 from pipeline import artifacts
-from pipeline.config import Paths, paths_from_args, setup_logging
-from pipeline.io import atomic_path, check_writable
+from pipeline.config import Paths
+from pipeline.io import atomic_path
 from pipeline.serving import assert_batch
+from pipeline.stage import new_parser, run_stage
 from pipeline.text import EOS_ID, PAD_ID
 from pipeline.translate.beam import beam_search
 from pipeline.translate.cli import add_model_args, model_dir_from_args
@@ -160,9 +161,7 @@ def run(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m pipeline.translate.export", description=__doc__.split("\n")[0]
-    )
+    parser = new_parser(__spec__.name, __doc__)
     add_model_args(parser)
     parser.add_argument(
         "--saved-models-dir",
@@ -180,20 +179,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
+def command(args: argparse.Namespace, paths: Paths, _: None) -> str:
+    """Export the trained model; the SavedModel's folder is the output."""
     logging.getLogger("absl").setLevel(logging.WARNING)  # notes on renamed graph inputs
-    dest = artifacts.saved_model(paths_from_args(args), artifacts.TRANSLATOR, args.version)
-    if not check_writable(dest.parent):
-        return 1
-    try:
-        run(model_dir_from_args(args), dest, args.max_beam, args.max_source_tokens)
-    except (FileNotFoundError, ValueError) as err:
-        log.error("%s", err)
-        return 1
-    print(dest)
-    return 0
+    dest = artifacts.saved_model(paths, artifacts.TRANSLATOR, args.version)
+    run(model_dir_from_args(args), dest, args.max_beam, args.max_source_tokens)
+    return str(dest)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_stage(
+        build_parser().parse_args(argv),
+        command,
+        log,
+        writes=lambda paths: (artifacts.saved_model(paths, artifacts.TRANSLATOR).parent,),
+    )
 
 
 if __name__ == "__main__":

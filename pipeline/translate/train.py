@@ -33,19 +33,11 @@ from tqdm import tqdm
 
 from pipeline import artifacts
 from pipeline.checkpoints import indexed, latest_intact, training_state
-from pipeline.config import (
-    PRESETS,
-    Paths,
-    TranslateConfig,
-    add_common_args,
-    add_output_args,
-    override,
-    paths_from_args,
-    setup_logging,
-)
+from pipeline.config import Paths, TranslateConfig
 from pipeline.data.tfds_builders import TRANSLATE_KINDS
-from pipeline.io import check_writable, write_json
+from pipeline.io import write_json
 from pipeline.rnn import KINDS
+from pipeline.stage import EXPECTED, run_stage, stage_parser
 from pipeline.text import PAD_ID
 from pipeline.translate import data
 from pipeline.translate.model import Translator
@@ -507,41 +499,18 @@ def summary(report: dict[str, Any]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m pipeline.translate.train", description=__doc__.split("\n\n")[0]
-    )
-    add_common_args(parser)
-    add_output_args(parser)
-    parser.add_argument("--source", help="source language feature (default: de)")
-    parser.add_argument("--target", help="target language feature (default: en)")
-    parser.add_argument(
-        "--tokens",
-        choices=artifacts.UNITS,
-        help="joint SentencePiece subwords (default), or a word vocabulary per language",
+    parser = stage_parser(
+        __spec__.name,
+        __doc__,
+        TranslateConfig,
+        outputs=True,
+        choices={"tokens": artifacts.UNITS, "cell": KINDS},
+        help={
+            "mix": "shares of the training pairs by kind, e.g. sentence=0.3,phrase=0.15,"
+            "lexical=0.15,catalogue=0.4 (the default); '' follows the corpus"
+        },
     )
     parser.add_argument("--strategy", choices=STRATEGIES, default="default")
-    parser.add_argument("--cell", choices=KINDS, help="encoder RNN kind (pipeline.rnn)")
-    parser.add_argument("--encoder-layers", type=int)
-    parser.add_argument("--embed-dim", type=int)
-    parser.add_argument("--units", type=int)
-    parser.add_argument("--attention-units", type=int)
-    parser.add_argument("--dropout", type=float)
-    parser.add_argument("--label-smoothing", type=float)
-    parser.add_argument("--max-len", type=int, help="longest training pair kept (tokens)")
-    parser.add_argument(
-        "--mix",
-        help="shares of the training pairs by kind, e.g. sentence=0.3,phrase=0.15,lexical=0.15,"
-        "catalogue=0.4 (the default); '' follows the corpus",
-    )
-    parser.add_argument("--batch-size", type=int, help="global batch size")
-    parser.add_argument("--learning-rate", type=float)
-    parser.add_argument("--clipnorm", type=float, help="global gradient norm bound")
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--steps-per-epoch", type=int)
-    parser.add_argument("--max-minutes", type=float, help="wall-clock budget (0: none)")
-    parser.add_argument("--patience", type=int)
-    parser.add_argument("--save-every", type=int, help="steps between checkpoints")
-    parser.add_argument("--seed", type=int)
     parser.add_argument(
         "--restart",
         action="store_true",
@@ -552,30 +521,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
+def command(args: argparse.Namespace, paths: Paths, config: TranslateConfig) -> str | None:
+    """The training run of the command line; only the chief (multi-worker) has a summary."""
     # A line per checkpoint (absl) or per collective (tf.distribute) otherwise.
     logging.getLogger("absl").setLevel(logging.WARNING)
     logging.getLogger("tensorflow").setLevel(logging.WARNING)
     strategy = make_strategy(args.strategy)  # first: multi-worker must precede other TF ops
-    paths = paths_from_args(args)
-    if not check_writable(paths.reports, paths.runs):
-        return 1
-    config = override(PRESETS[args.preset].translate, **vars(args))
     if args.restart:
         shutil.rmtree(artifacts.run_dir(paths, config) / "ckpt", ignore_errors=True)
-    try:
-        report = train(paths, config, strategy, max_steps=args.max_steps)
-    except (FileNotFoundError, ValueError) as err:
-        log.error("%s", err)
-        return 1
-    except NonFiniteLossError as err:
-        log.error("%s", err)
-        return 3
-    if "model_dir" in report:
-        print(summary(report))
-    return 0
+    report = train(paths, config, strategy, max_steps=args.max_steps)
+    return summary(report) if "model_dir" in report else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_stage(
+        build_parser().parse_args(argv),
+        command,
+        log,
+        writes=lambda paths: (paths.reports, paths.runs),
+        config="translate",
+        expected={**EXPECTED, NonFiniteLossError: 3},
+    )
 
 
 if __name__ == "__main__":
