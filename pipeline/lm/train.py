@@ -171,26 +171,25 @@ def fit(
     return backup
 
 
-def train(paths: Paths, config: LMConfig, max_epochs: int | None = None) -> dict[str, Any]:
-    """The whole stage; returns the report it writes to ``reports/<name>.json``.
-
-    ``max_epochs`` ends this process after that many epochs, as if killed after that epoch's
-    backup: tests use it to check resumption.
-    """
-    name = artifacts.lm_name(config.level)
-    keras.utils.set_random_seed(config.seed)
-    word_level = config.level == "word"
-    sentences, vocab = (word_corpus if word_level else char_corpus)(paths, config)
-    max_len, steps_per_epoch = level_sizes(config)
+def read_corpus(
+    paths: Paths, config: LMConfig
+) -> tuple[tf.RaggedTensor, tf.RaggedTensor, Vocabulary]:
+    """The training sentences, the held-out ones and the vocabulary at ``config``'s level."""
+    corpus = word_corpus if config.level == "word" else char_corpus
+    sentences, vocab = corpus(paths, config)
     train_sents, held = data.split_held_out(sentences, config.held_out)
     log.info(
         "%s-level LM: %d training sentences (%d tokens), %d held out, vocabulary %d",
         config.level, int(train_sents.nrows()), int(tf.size(train_sents.flat_values)),
         int(held.nrows()), len(vocab),
     )  # fmt: skip
+    return train_sents, held, vocab
 
+
+def compiled_model(config: LMConfig, vocab_size: int) -> LanguageModel:
+    """A fresh model of ``config``; :func:`fit` restores a resumed run's weights into it."""
     model = LanguageModel(
-        len(vocab),
+        vocab_size,
         embed_dim=config.embed_dim,
         units=config.units,
         layers=config.layers,
@@ -199,45 +198,80 @@ def train(paths: Paths, config: LMConfig, max_epochs: int | None = None) -> dict
         num_sampled=config.num_sampled,
     )
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=config.clipnorm))
+    return model
+
+
+def evaluate_held_out(
+    model: LanguageModel, config: LMConfig, train_sents: tf.RaggedTensor, held: tf.RaggedTensor
+) -> dict[str, Any]:
+    """The report's held-out figures: perplexity, its unigram baseline, what the lines hold.
+
+    Training truncates lines to max_len, and so does evaluation (95% of word-level lines are
+    shorter); the baseline and the token counts are over the same truncated lines.
+    """
+    max_len, _ = level_sizes(config)
+    held = held[:, :max_len]
+    evaluation = model.evaluate(
+        data.batches(held, config.batch_size, max_len, shuffle=False), return_dict=True, verbose=0
+    )
+    targets = held.flat_values.numpy()
+    return {
+        "held_out_sentences": int(held.nrows()),
+        "held_out_tokens": int(targets.size),
+        "held_out_unk_rate": round(float(np.mean(targets == UNK_ID)), 5),
+        "held_out_eos_share": round(float(np.mean(targets == EOS_ID)), 5),
+        "held_out_max_len": max_len,
+        "perplexity": round(float(evaluation["perplexity"]), 2),
+        "unigram_perplexity": round(unigram_perplexity(train_sents, held, model.vocab_size), 2),
+    }
+
+
+def export_and_sample(
+    model: LanguageModel, config: LMConfig, vocab: Vocabulary, directory: Path
+) -> tuple[Path, dict[str, Any]]:
+    """Export the model and sample the export as a user will: where it is, and the samples."""
+    codec = TextCodec(vocab, config.level)
+    sample_max_len = config.sample_max_len * (1 if config.level == "word" else 4)
+    saved = export(model, codec, sample_max_len, directory)
+    reloaded = tf.saved_model.load(str(saved))
+    tf.random.set_seed(config.seed)
+    samples = reloaded.sample(n=tf.constant(5), temperature=tf.constant(0.8))["sentences"]
+    greedy = reloaded.sample(n=tf.constant(1), temperature=tf.constant(0.0))["sentences"]
+    return saved, {
+        "samples_t0.8": [s.decode("utf-8") for s in samples.numpy()],
+        "greedy": greedy.numpy()[0].decode("utf-8"),
+    }
+
+
+def train(paths: Paths, config: LMConfig, max_epochs: int | None = None) -> dict[str, Any]:
+    """The whole stage; returns the report it writes to ``reports/<name>.json``.
+
+    ``max_epochs`` ends this process after that many epochs, as if killed after that epoch's
+    backup: tests use it to check resumption.
+    """
+    name = artifacts.lm_name(config.level)
+    keras.utils.set_random_seed(config.seed)
+    train_sents, held, vocab = read_corpus(paths, config)
+    model = compiled_model(config, len(vocab))
     run_dir = paths.runs / name
     epochs = config.epochs if max_epochs is None else min(config.epochs, max_epochs)
     backup = fit(model, config, train_sents, held[: config.val_sentences], run_dir, epochs)
     if epochs < config.epochs:
         return {"epochs": int(backup.epochs_done), "train_seconds": round(float(backup.seconds), 1)}
 
-    # Training truncates lines to max_len, and so does evaluation (95% of word-level lines
-    # are shorter); the baseline and the token counts are over the same truncated lines.
-    held = held[:, :max_len]
-    evaluation = model.evaluate(
-        data.batches(held, config.batch_size, max_len, shuffle=False), return_dict=True, verbose=0
-    )
-    held_targets = held.flat_values.numpy()
-    codec = TextCodec(vocab, config.level)
-    sample_max_len = config.sample_max_len * (1 if word_level else 4)
-    saved = export(model, codec, sample_max_len, artifacts.saved_model(paths, name))
-
-    reloaded = tf.saved_model.load(str(saved))
-    tf.random.set_seed(config.seed)
-    samples = reloaded.sample(n=tf.constant(5), temperature=tf.constant(0.8))["sentences"]
-    greedy = reloaded.sample(n=tf.constant(1), temperature=tf.constant(0.0))["sentences"]
+    held_out = evaluate_held_out(model, config, train_sents, held)
+    saved, samples = export_and_sample(model, config, vocab, artifacts.saved_model(paths, name))
     report = {
         "config": asdict(config),
         "model": str(saved),
         "vocab_size": len(vocab),
         "train_sentences": int(train_sents.nrows()),
         "train_tokens": int(tf.size(train_sents.flat_values)),
-        "train_steps": int(backup.epochs_done) * steps_per_epoch,
-        "held_out_sentences": int(held.nrows()),
-        "held_out_tokens": int(held_targets.size),
-        "held_out_unk_rate": round(float(np.mean(held_targets == UNK_ID)), 5),
-        "held_out_eos_share": round(float(np.mean(held_targets == EOS_ID)), 5),
-        "held_out_max_len": max_len,
-        "perplexity": round(float(evaluation["perplexity"]), 2),
-        "unigram_perplexity": round(unigram_perplexity(train_sents, held, len(vocab)), 2),
+        "train_steps": int(backup.epochs_done) * level_sizes(config)[1],
+        **held_out,
         "train_seconds": round(float(backup.seconds), 1),
         "history": {k: [round(v, 4) for v in vs] for k, vs in backup.history.items()},
-        "samples_t0.8": [s.decode("utf-8") for s in samples.numpy()],
-        "greedy": greedy.numpy()[0].decode("utf-8"),
+        **samples,
     }
     write_json(artifacts.report(paths, name), report)
     if (run_dir / "backup").exists():

@@ -7,8 +7,8 @@ resumes from the newest one that reads back whole when rerun), TensorBoard logs,
 ``best/``, the weights with the lowest dev loss plus everything
 :func:`pipeline.translate.load_trained` needs. Training stops
 after ``epochs`` epochs of ``steps_per_epoch`` steps, after ``patience`` epochs without a
-better dev loss (the learning rate halves after each), or after ``max_minutes``. Writes
-``reports/train_translate.json``.
+better dev loss (the learning rate halves after each: :mod:`pipeline.translate.schedule`), or
+after ``max_minutes``. Writes ``reports/train_translate.json``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from pipeline.io import write_json
 from pipeline.rnn import KINDS
 from pipeline.stage import EXPECTED, run_stage, stage_parser
 from pipeline.text import PAD_ID
-from pipeline.translate import data
+from pipeline.translate import data, schedule
 from pipeline.translate.model import Translator
 from pipeline.translate.saved import build_model, codec_files, load_codec, prepare_model_dir
 
@@ -283,6 +283,295 @@ def _dev_pairs(paths: Paths, config: TranslateConfig) -> tf.data.Dataset:
     return pairs[0]
 
 
+@dataclass
+class Run:
+    """One process' share of a run: what the steps of :func:`train` hand each other."""
+
+    config: TranslateConfig
+    strategy: tf.distribute.Strategy
+    chief: bool
+    trainer: Trainer
+    run_dir: Path
+    best_dir: Path
+    manager: tf.train.CheckpointManager  # the run's state, every ``save_every`` steps
+    best_manager: tf.train.CheckpointManager  # the weights of the lowest dev loss
+    dev: tf.data.Dataset
+    iterator: Any
+    train_fn: Any
+    writer: Any
+    history_path: Path
+    history: list[dict[str, float]]
+    sizes: tuple[int, int]  # source and target vocabulary
+    parameters: int
+    budget: float  # seconds of the whole run, over all its processes
+    elapsed_before: float  # seconds of the run before this process
+    session_start: float = field(default_factory=time.perf_counter)
+    # Training steps only, for the report's throughput.
+    session_tokens: int = 0
+    session_train_seconds: float = 0.0
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self.session_start
+
+    def save(self, epoch_nll: float, epoch_targets: float) -> None:
+        self.trainer.elapsed.assign(self.elapsed())
+        self.trainer.epoch_nll.assign(epoch_nll)
+        self.trainer.epoch_targets.assign(epoch_targets)
+        self.manager.save(checkpoint_number=int(self.trainer.step))
+
+
+@dataclass
+class Epoch:
+    """The running totals of one epoch; one resumed mid-way starts from the saved ones."""
+
+    index: int
+    nll: float
+    targets: float
+    start: float = field(default_factory=time.perf_counter)
+    seconds: float = 0.0  # its steps', evaluation excluded
+    tokens: int = 0
+    cut_short: str = ""  # "time" (budget used) or "max_steps" (the tests' simulated kill)
+
+
+def open_checkpoints(
+    trainer: Trainer, save_root: Path
+) -> tuple[tf.train.CheckpointManager, tf.train.CheckpointManager]:
+    """The run's checkpoint managers (state, best weights), resumed from its newest intact one."""
+    manager = tf.train.CheckpointManager(trainer.checkpoint, str(save_root / "ckpt"), 2)
+    best_manager = tf.train.CheckpointManager(
+        trainer.weights_only, str(save_root / artifacts.BEST / artifacts.MODEL_WEIGHTS), 1
+    )
+    resume_from = latest_intact(manager)
+    if resume_from:
+        trainer.checkpoint.restore(resume_from).assert_existing_objects_matched()
+        log.info("resuming %s at step %d", resume_from, int(trainer.step))
+    return manager, best_manager
+
+
+def setup(paths: Paths, config: TranslateConfig, strategy: tf.distribute.Strategy) -> Run:
+    """Data, model, optimizer and checkpoints of the run, at the step it resumes from."""
+    chief = is_chief(strategy)
+    keras.utils.set_random_seed(config.seed)
+    lowercase = _tokenize_lowercase(paths)
+    files = codec_files(paths.processed, config)
+    source_size, target_size = load_codec(files, config, lowercase).sizes
+    train_pairs = read_training_pairs(
+        paths.processed / artifacts.translate_records(config.tokens, "train"), config
+    )
+    dev = data.eval_batches(_dev_pairs(paths, config), config.batch_size)
+    run_dir = artifacts.run_dir(paths, config)
+    # Non-chief workers must save too (saving is collective) but into throwaway folders.
+    save_root = run_dir if chief else Path(tempfile.mkdtemp(prefix="translate_worker_"))
+    trainer = Trainer(config, source_size, target_size, strategy)
+    manager, best_manager = open_checkpoints(trainer, save_root)
+    if chief:
+        prepare_model_dir(save_root / artifacts.BEST, config, files, lowercase)
+    params = sum(int(np.prod(v.shape)) for v in trainer.model.trainable_variables)
+    log.info(
+        "%s -> %s: vocabularies %d / %d, %s parameters, %d replica(s)",
+        config.source, config.target, source_size, target_size, f"{params:,}",
+        strategy.num_replicas_in_sync,
+    )  # fmt: skip
+    stream = training_batches(train_pairs, config, skip=int(trainer.step))
+    writer = tf.summary.create_noop_writer()
+    if chief:
+        writer = tf.summary.create_file_writer(str(run_dir / "tensorboard"))
+    history_path = save_root / "history.json"
+    return Run(
+        config=config,
+        strategy=strategy,
+        chief=chief,
+        trainer=trainer,
+        run_dir=run_dir,
+        best_dir=save_root / artifacts.BEST,
+        manager=manager,
+        best_manager=best_manager,
+        dev=dev,
+        iterator=iter(strategy.experimental_distribute_dataset(stream)),
+        train_fn=trainer.make_train_fn(),
+        writer=writer,
+        history_path=history_path,
+        history=read_history(history_path, int(trainer.step)),
+        sizes=(source_size, target_size),
+        parameters=params,
+        budget=config.max_minutes * 60.0 if config.max_minutes > 0 else math.inf,
+        elapsed_before=float(trainer.elapsed),
+    )
+
+
+def train_step(run: Run, step: int) -> tuple[float, float]:
+    """One global step after ``step``: its NLL sum and target count.
+
+    A NaN or infinite loss stops the run before anything is saved.
+    """
+    start = time.perf_counter()
+    loss, nll, count = (float(x) for x in run.train_fn(run.iterator))
+    run.session_train_seconds += time.perf_counter() - start
+    if not (math.isfinite(loss) and math.isfinite(nll)):
+        raise NonFiniteLossError(
+            f"training loss became {loss} at step {step + 1}; stopped without saving, "
+            f"so the checkpoints in {run.run_dir} (last: {run.manager.latest_checkpoint}) "
+            "are intact. Lower --learning-rate or --clipnorm and rerun."
+        )
+    run.trainer.step.assign_add(1)
+    return nll, count
+
+
+def show_progress(run: Run, step: int, epoch: Epoch, bar: tqdm, nll: float, count: float) -> None:
+    """The progress bar (a log line instead when there is none) and TensorBoard's curves."""
+    rate = epoch.tokens / max(time.perf_counter() - epoch.start, 1e-9)
+    bar.update(1)
+    bar.set_postfix(loss=f"{nll / max(count, 1):.3f}", tok_s=f"{rate:,.0f}")
+    if step % LOG_EVERY == 0 and bar.disable:
+        log.info("step %d: loss %.3f, %.0f tokens/s", step, nll / max(count, 1), rate)
+    if step % SUMMARY_EVERY == 0:
+        mean = epoch.nll / max(epoch.targets, 1.0)
+        with run.writer.as_default(step=step):
+            tf.summary.scalar("train/loss", mean)
+            tf.summary.scalar("train/perplexity", math.exp(min(mean, 50.0)))
+            tf.summary.scalar("train/tokens_per_second", rate)
+            tf.summary.scalar("train/learning_rate", run.trainer.learning_rate())
+
+
+def run_epoch(run: Run, max_steps: int | None) -> Epoch:
+    """Train to the end of the current epoch, or until the time budget or ``max_steps``."""
+    config, trainer = run.config, run.trainer
+    step = int(trainer.step)
+    index = step // config.steps_per_epoch
+    epoch_end = (index + 1) * config.steps_per_epoch
+    bar = tqdm(
+        total=config.steps_per_epoch,
+        initial=step - index * config.steps_per_epoch,
+        desc=f"epoch {index + 1}/{config.epochs}",
+        unit="step",
+        disable=not sys.stderr.isatty(),
+        leave=False,
+    )
+    epoch = Epoch(index, float(trainer.epoch_nll), float(trainer.epoch_targets))
+    while step < epoch_end:
+        nll, count = train_step(run, step)
+        step += 1
+        epoch.tokens += int(count)
+        run.session_tokens += int(count)
+        epoch.nll, epoch.targets = epoch.nll + nll, epoch.targets + count
+        show_progress(run, step, epoch, bar, nll, count)
+        # An epoch's last step is saved after its evaluation, so that a checkpoint at an
+        # epoch's end always has that epoch's record in the history.
+        if step % config.save_every == 0 and step < epoch_end:
+            run.save(epoch.nll, epoch.targets)
+        if run.elapsed() >= run.budget:
+            epoch.cut_short = "time"
+            break
+        if max_steps is not None and step >= max_steps:
+            epoch.cut_short = "max_steps"
+            break
+    bar.close()
+    epoch.seconds = time.perf_counter() - epoch.start
+    return epoch
+
+
+def record_epoch(run: Run, epoch: Epoch, dev_loss: float) -> dict[str, float]:
+    """The epoch's entry in the history (written at once) and TensorBoard."""
+    step = int(run.trainer.step)
+    train_loss = epoch.nll / max(epoch.targets, 1.0)
+    entry = {
+        "step": step,
+        "train_loss": round(train_loss, 4),
+        "dev_loss": round(dev_loss, 4),
+        "dev_perplexity": round(math.exp(min(dev_loss, 50.0)), 2),
+        "tokens_per_second": round(epoch.tokens / max(epoch.seconds, 1e-9), 1),
+        "learning_rate": run.trainer.learning_rate(),
+    }
+    run.history.append(entry)
+    if run.chief:
+        write_json(run.history_path, run.history)
+    with run.writer.as_default(step=step):
+        tf.summary.scalar("dev/loss", dev_loss)
+        tf.summary.scalar("dev/perplexity", entry["dev_perplexity"])
+    run.writer.flush()
+    return entry
+
+
+def evaluate_and_schedule(run: Run, epoch: Epoch) -> str:
+    """Evaluate the epoch on dev, keep the best weights and apply :func:`schedule.after_epoch`;
+    the reason to stop, or ``""`` to go on."""
+    config, trainer = run.config, run.trainer
+    dev_loss, _ = trainer.evaluate(run.dev)
+    entry = record_epoch(run, epoch, dev_loss)
+    before = schedule.Schedule(
+        float(trainer.best_dev), int(trainer.bad_epochs), trainer.learning_rate()
+    )
+    after, stop = schedule.after_epoch(before, dev_loss, config.patience)
+    improved = after.bad_epochs == 0
+    log.info(
+        "epoch %d (step %d): train loss %.3f, dev loss %.3f (perplexity %.1f)%s, %.0f tok/s",
+        epoch.index + 1, entry["step"], epoch.nll / max(epoch.targets, 1.0), dev_loss,
+        entry["dev_perplexity"], " *" if improved else "", entry["tokens_per_second"],
+    )  # fmt: skip
+    trainer.best_dev.assign(after.best_dev)
+    trainer.bad_epochs.assign(after.bad_epochs)
+    trainer.optimizer.learning_rate.assign(after.learning_rate)
+    if improved:
+        run.best_manager.save(checkpoint_number=entry["step"])
+    return f"early stop: no better dev loss for {config.patience} epochs" if stop else ""
+
+
+def train_epochs(run: Run, max_steps: int | None) -> str:
+    """Epochs until one of the stopping rules holds; returns which one."""
+    trainer, total_steps = run.trainer, run.config.epochs * run.config.steps_per_epoch
+    stop_reason = "finished" if bool(trainer.stopped) else ""
+    while not stop_reason:
+        if int(trainer.step) >= total_steps:
+            return "epochs done"
+        epoch = run_epoch(run, max_steps)
+        if epoch.cut_short == "max_steps":
+            # Like a kill: no save, so the rerun redoes the steps since the last checkpoint.
+            return f"max_steps {max_steps} reached"
+        stop_reason = evaluate_and_schedule(run, epoch)
+        if epoch.cut_short == "time" and not stop_reason:
+            stop_reason = f"time budget of {run.config.max_minutes:g} min used"
+        if stop_reason:
+            trainer.stopped.assign(True)
+        run.save(0.0, 0.0)
+    return stop_reason
+
+
+def write_report(paths: Paths, run: Run, stop_reason: str) -> dict[str, Any]:
+    """The dev loss of the best weights, rebuilt as a later stage will, and the run's figures."""
+    config, trainer, history = run.config, run.trainer, run.history
+    if run.best_manager.latest_checkpoint:
+        trainer.weights_only.restore(run.best_manager.latest_checkpoint).assert_consumed()
+    dev_loss, dev_tokens = trainer.evaluate(run.dev)
+    report = {
+        "config": asdict(config),
+        "strategy": type(run.strategy).__name__,
+        "replicas": run.strategy.num_replicas_in_sync,
+        "model_dir": str(run.best_dir),
+        "parameters": run.parameters,
+        "source_vocab_size": run.sizes[0],
+        "target_vocab_size": run.sizes[1],
+        "dev_loss": round(dev_loss, 4),
+        "dev_perplexity": round(math.exp(min(dev_loss, 50.0)), 2),
+        "dev_tokens": dev_tokens,
+        "steps": int(trainer.step),
+        "stop_reason": stop_reason,
+        "train_seconds": round(float(trainer.elapsed), 1),
+        # Training steps only (evaluation and checkpoints excluded) of this process, or the
+        # epochs' mean if it only rewrote the report of a finished run.
+        "tokens_per_second": round(
+            run.session_tokens / run.session_train_seconds
+            if run.session_tokens
+            else float(np.mean([r["tokens_per_second"] for r in history] or [0.0])),
+            1,
+        ),
+        "history": history,
+    }
+    if run.chief:
+        name = artifacts.run_report("train_translate", artifacts.run_name(config))
+        write_json(artifacts.report(paths, name), report)
+    return report
+
+
 def train(
     paths: Paths,
     config: TranslateConfig,
@@ -294,199 +583,12 @@ def train(
     ``max_steps`` ends this process after that many global steps, as if killed there (no
     checkpoint is written): tests use it to check resumption.
     """
-    strategy = strategy or tf.distribute.get_strategy()
-    chief = is_chief(strategy)
-    keras.utils.set_random_seed(config.seed)
-    lowercase = _tokenize_lowercase(paths)
-    files = codec_files(paths.processed, config)
-    codec = load_codec(files, config, lowercase)
-    source_size, target_size = codec.sizes
-    train_pairs = read_training_pairs(
-        paths.processed / artifacts.translate_records(config.tokens, "train"), config
-    )
-    dev = data.eval_batches(_dev_pairs(paths, config), config.batch_size)
-    run_dir = artifacts.run_dir(paths, config)
-    # Non-chief workers must save too (saving is collective) but into throwaway folders.
-    save_root = run_dir if chief else Path(tempfile.mkdtemp(prefix="translate_worker_"))
-    trainer = Trainer(config, source_size, target_size, strategy)
-    manager = tf.train.CheckpointManager(trainer.checkpoint, str(save_root / "ckpt"), 2)
-    best_dir = save_root / artifacts.BEST
-    best_manager = tf.train.CheckpointManager(
-        trainer.weights_only, str(best_dir / artifacts.MODEL_WEIGHTS), 1
-    )
-    resume_from = latest_intact(manager)
-    if resume_from:
-        trainer.checkpoint.restore(resume_from).assert_existing_objects_matched()
-        log.info("resuming %s at step %d", resume_from, int(trainer.step))
-    if chief:
-        prepare_model_dir(best_dir, config, files, lowercase)
-    params = sum(int(np.prod(v.shape)) for v in trainer.model.trainable_variables)
-    log.info(
-        "%s -> %s: vocabularies %d / %d, %s parameters, %d replica(s)",
-        config.source, config.target, source_size, target_size, f"{params:,}",
-        strategy.num_replicas_in_sync,
-    )  # fmt: skip
-
-    total_steps = config.epochs * config.steps_per_epoch
-    start_step = int(trainer.step)
-    stream = training_batches(train_pairs, config, skip=start_step)
-    iterator = iter(strategy.experimental_distribute_dataset(stream))
-    train_fn = trainer.make_train_fn()
-    writer = (
-        tf.summary.create_file_writer(str(run_dir / "tensorboard"))
-        if chief
-        else tf.summary.create_noop_writer()
-    )
-    budget = config.max_minutes * 60.0 if config.max_minutes > 0 else math.inf
-    session_start = time.perf_counter()
-    elapsed_before = float(trainer.elapsed)
-    session_tokens, session_train_seconds = 0, 0.0
-    history_path = save_root / "history.json"
-    history = read_history(history_path, start_step)
-    stop_reason = "finished" if bool(trainer.stopped) else ""
-
-    def elapsed() -> float:
-        return elapsed_before + time.perf_counter() - session_start
-
-    def save(epoch_nll: float, epoch_targets: float) -> None:
-        trainer.elapsed.assign(elapsed())
-        trainer.epoch_nll.assign(epoch_nll)
-        trainer.epoch_targets.assign(epoch_targets)
-        manager.save(checkpoint_number=int(trainer.step))
-
-    while not stop_reason:
-        step = int(trainer.step)
-        if step >= total_steps:
-            stop_reason = "epochs done"
-            break
-        epoch = step // config.steps_per_epoch
-        epoch_end = (epoch + 1) * config.steps_per_epoch
-        bar = tqdm(
-            total=config.steps_per_epoch,
-            initial=step - epoch * config.steps_per_epoch,
-            desc=f"epoch {epoch + 1}/{config.epochs}",
-            unit="step",
-            disable=not sys.stderr.isatty(),
-            leave=False,
-        )
-        epoch_start, epoch_tokens = time.perf_counter(), 0
-        loss_sum, loss_count = float(trainer.epoch_nll), float(trainer.epoch_targets)
-        out_of_time = interrupted = False
-        while step < epoch_end:
-            step_start = time.perf_counter()
-            loss, nll, count = (float(x) for x in train_fn(iterator))
-            session_train_seconds += time.perf_counter() - step_start
-            if not (math.isfinite(loss) and math.isfinite(nll)):
-                raise NonFiniteLossError(
-                    f"training loss became {loss} at step {step + 1}; stopped without saving, "
-                    f"so the checkpoints in {run_dir} (last: {manager.latest_checkpoint}) "
-                    "are intact. Lower --learning-rate or --clipnorm and rerun."
-                )
-            trainer.step.assign_add(1)
-            step += 1
-            epoch_tokens += int(count)
-            session_tokens += int(count)
-            loss_sum, loss_count = loss_sum + nll, loss_count + count
-            rate = epoch_tokens / max(time.perf_counter() - epoch_start, 1e-9)
-            bar.update(1)
-            bar.set_postfix(loss=f"{nll / max(count, 1):.3f}", tok_s=f"{rate:,.0f}")
-            if step % LOG_EVERY == 0 and bar.disable:  # log files get a line instead
-                log.info("step %d: loss %.3f, %.0f tokens/s", step, nll / max(count, 1), rate)
-            if step % SUMMARY_EVERY == 0:
-                mean = loss_sum / max(loss_count, 1.0)
-                with writer.as_default(step=step):
-                    tf.summary.scalar("train/loss", mean)
-                    tf.summary.scalar("train/perplexity", math.exp(min(mean, 50.0)))
-                    tf.summary.scalar("train/tokens_per_second", rate)
-                    tf.summary.scalar("train/learning_rate", trainer.learning_rate())
-            # An epoch's last step is saved after its evaluation, so that a checkpoint at an
-            # epoch's end always has that epoch's record in the history.
-            if step % config.save_every == 0 and step < epoch_end:
-                save(loss_sum, loss_count)
-            if elapsed() >= budget:
-                out_of_time = True
-                break
-            if max_steps is not None and step >= max_steps:
-                interrupted = True
-                break
-        bar.close()
-        if interrupted:  # like a kill: no save, so the rerun redoes the steps since the last
-            stop_reason = f"max_steps {max_steps} reached"
-            break
-        epoch_seconds = time.perf_counter() - epoch_start
-        dev_loss, _ = trainer.evaluate(dev)
-        train_loss = loss_sum / max(loss_count, 1.0)
-        entry = {
-            "step": step,
-            "train_loss": round(train_loss, 4),
-            "dev_loss": round(dev_loss, 4),
-            "dev_perplexity": round(math.exp(min(dev_loss, 50.0)), 2),
-            "tokens_per_second": round(epoch_tokens / max(epoch_seconds, 1e-9), 1),
-            "learning_rate": trainer.learning_rate(),
-        }
-        history.append(entry)
-        if chief:
-            write_json(history_path, history)
-        with writer.as_default(step=step):
-            tf.summary.scalar("dev/loss", dev_loss)
-            tf.summary.scalar("dev/perplexity", entry["dev_perplexity"])
-        writer.flush()
-        improved = dev_loss < float(trainer.best_dev)
-        log.info(
-            "epoch %d (step %d): train loss %.3f, dev loss %.3f (perplexity %.1f)%s, %.0f tok/s",
-            epoch + 1, step, train_loss, dev_loss, entry["dev_perplexity"],
-            " *" if improved else "", entry["tokens_per_second"],
-        )  # fmt: skip
-        if improved:
-            trainer.best_dev.assign(dev_loss)
-            trainer.bad_epochs.assign(0)
-            best_manager.save(checkpoint_number=step)
-        else:
-            trainer.bad_epochs.assign_add(1)
-            trainer.optimizer.learning_rate.assign(trainer.learning_rate() * 0.5)
-            if int(trainer.bad_epochs) >= config.patience:
-                stop_reason = f"early stop: no better dev loss for {config.patience} epochs"
-        if out_of_time and not stop_reason:
-            stop_reason = f"time budget of {config.max_minutes:g} min used"
-        if stop_reason:
-            trainer.stopped.assign(True)
-        save(0.0, 0.0)
+    run = setup(paths, config, strategy or tf.distribute.get_strategy())
+    stop_reason = train_epochs(run, max_steps)
     log.info("stopped: %s", stop_reason)
-    if max_steps is not None and not bool(trainer.stopped):
-        return {"stop_reason": stop_reason, "steps": int(trainer.step)}
-
-    # The best weights, rebuilt as a later stage will, and their dev loss.
-    if best_manager.latest_checkpoint:
-        trainer.weights_only.restore(best_manager.latest_checkpoint).assert_consumed()
-    dev_loss, dev_tokens = trainer.evaluate(dev)
-    report = {
-        "config": asdict(config),
-        "strategy": type(strategy).__name__,
-        "replicas": strategy.num_replicas_in_sync,
-        "model_dir": str(best_dir),
-        "parameters": params,
-        "source_vocab_size": source_size,
-        "target_vocab_size": target_size,
-        "dev_loss": round(dev_loss, 4),
-        "dev_perplexity": round(math.exp(min(dev_loss, 50.0)), 2),
-        "dev_tokens": dev_tokens,
-        "steps": int(trainer.step),
-        "stop_reason": stop_reason,
-        "train_seconds": round(float(trainer.elapsed), 1),
-        # Training steps only (evaluation and checkpoints excluded) of this process, or the
-        # epochs' mean if it only rewrote the report of a finished run.
-        "tokens_per_second": round(
-            session_tokens / session_train_seconds
-            if session_tokens
-            else float(np.mean([r["tokens_per_second"] for r in history] or [0.0])),
-            1,
-        ),
-        "history": history,
-    }
-    if chief:
-        name = artifacts.run_report("train_translate", artifacts.run_name(config))
-        write_json(artifacts.report(paths, name), report)
-    return report
+    if max_steps is not None and not bool(run.trainer.stopped):
+        return {"stop_reason": stop_reason, "steps": int(run.trainer.step)}
+    return write_report(paths, run, stop_reason)
 
 
 def summary(report: dict[str, Any]) -> str:
