@@ -191,17 +191,17 @@ $(TR_SAVED): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/export.py
 
 translate: $(TR_SAVED)
 	$(TEXT_LINES); for line in "$$@"; do set -- "$$@" --text="$$line"; shift; done; \
-	$(PY) -m pipeline.translate.translate --model $(dir $(TR_SAVED)) "$$@" \
+	$(PY) -m pipeline.translate --model $(dir $(TR_SAVED)) "$$@" \
 	$(if $(PLOT),--plot reports/attention) $(TRANSLATE_ARGS)
 
 bleu: $(BLEU_REPORT)
 
-$(BLEU_REPORT): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/evaluate.py
-	$(PY) -m pipeline.translate.evaluate --preset $(PRESET) $(STAGE_ARGS)
+$(BLEU_REPORT): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/bleu.py
+	$(PY) -m pipeline.translate.bleu --preset $(PRESET) $(STAGE_ARGS)
 
 error-analysis: $(ERRORS_REPORT)
 
-$(ERRORS_REPORT): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/evaluate.py \
+$(ERRORS_REPORT): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/bleu.py \
 	pipeline/translate/error_analysis.py
 	$(PY) -m pipeline.translate.error_analysis --preset $(PRESET) $(STAGE_ARGS)
 

@@ -26,8 +26,7 @@ from pipeline.config import setup_logging
 from pipeline.io import check_writable, write_report
 from pipeline.text import PAD_ID
 from pipeline.translate.beam import length_penalty_fn, score_targets
-from pipeline.translate.codec import Encoded
-from pipeline.translate.evaluate import (
+from pipeline.translate.bleu import (
     TEST_SETS,
     Setting,
     add_args,
@@ -39,6 +38,7 @@ from pipeline.translate.evaluate import (
     run_decoding,
     to_text,
 )
+from pipeline.translate.codec import Encoded
 from pipeline.translate.model import Translator
 
 log = logging.getLogger(__name__)

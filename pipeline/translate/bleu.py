@@ -412,7 +412,7 @@ def report_stem(model_dir: Path, name: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.translate.evaluate", description=__doc__.split("\n")[0]
+        prog="python -m pipeline.translate.bleu", description=__doc__.split("\n")[0]
     )
     add_args(parser)
     parser.add_argument(
