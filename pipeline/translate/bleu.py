@@ -31,7 +31,7 @@ from pipeline.config import PRESETS, Paths, TranslateConfig, paths_from_args, se
 from pipeline.data.load import load
 from pipeline.io import check_writable, write_report
 from pipeline.metrics import bench_bleu, corpus_bleu
-from pipeline.text import PAD_ID
+from pipeline.text import PAD_ID, token_counts
 from pipeline.tokenize import TFDS_SPLIT
 from pipeline.translate.beam import LengthPenalty, beam_search, greedy_decode
 from pipeline.translate.cli import add_model_args, model_dir_from_args
@@ -168,7 +168,7 @@ def length_sorted_batches(ids: tf.Tensor, beam_size: int) -> tuple[list[tf.Tenso
     """Batches of similar-length sources (less padding, fewer wasted steps), about
     ``BATCH_ROWS`` search rows each, and the order of the sources in them."""
     size = max(1, BATCH_ROWS // max(beam_size, 1))
-    lengths = tf.reduce_sum(tf.cast(tf.not_equal(ids, PAD_ID), tf.int32), axis=1).numpy()
+    lengths = token_counts(ids).numpy()
     order = np.argsort(lengths, kind="stable")
     batches = []
     for start in range(0, len(order), size):

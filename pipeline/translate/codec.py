@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-from pipeline.text import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer, Vocabulary
+from pipeline.text import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer, Vocabulary, token_counts
 from pipeline.text.subwords import Subwords
 
 MAX_SOURCE_TOKENS = 100  # words
@@ -66,7 +66,7 @@ class TextEncoder(tf.Module):
 
 def max_target_len(source_ids: tf.Tensor) -> tf.Tensor:
     """(N,) int32 output length limits from the real (non-PAD) source lengths."""
-    lengths = tf.reduce_sum(tf.cast(tf.not_equal(source_ids, PAD_ID), tf.float32), axis=1)
+    lengths = tf.cast(token_counts(source_ids), tf.float32)
     return tf.cast(tf.math.ceil(MAX_LEN_SCALE * lengths), tf.int32) + MAX_LEN_OFFSET
 
 

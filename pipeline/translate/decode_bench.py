@@ -12,12 +12,12 @@ from typing import Any
 
 import tensorflow as tf
 
-from pipeline.text import PAD_ID
+from pipeline.text import token_counts
 
 
 def _sentences(batch: tf.Tensor) -> list[tf.Tensor]:
     """Each row of a right-padded batch alone, as a (1, length) batch without its padding."""
-    lengths = tf.reduce_sum(tf.cast(tf.not_equal(batch, PAD_ID), tf.int32), axis=1).numpy()
+    lengths = token_counts(batch).numpy()
     return [batch[i : i + 1, : max(int(n), 1)] for i, n in enumerate(lengths)]
 
 

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from pipeline.config import setup_logging
 from pipeline.io import check_writable, write_report
-from pipeline.text import PAD_ID
+from pipeline.text import PAD_ID, token_counts
 from pipeline.translate.beam import length_penalty_fn, score_targets
 from pipeline.translate.bleu import (
     TEST_SETS,
@@ -62,7 +62,7 @@ def classify(
 
 def _trimmed(ids: tf.Tensor) -> tf.Tensor:
     """Without the columns that are padding in every row (rows were padded to the longest)."""
-    longest = tf.reduce_max(tf.reduce_sum(tf.cast(tf.not_equal(ids, PAD_ID), tf.int32), 1))
+    longest = tf.reduce_max(token_counts(ids))
     return ids[:, : max(int(longest), 1)]
 
 
@@ -98,8 +98,7 @@ def analyse(
     hyp_raw = score_all(model, source_ids, hyp_ids)
 
     def normalized(raw: np.ndarray, ids: tf.Tensor) -> np.ndarray:
-        lengths = tf.reduce_sum(tf.cast(ids != PAD_ID, tf.int32), axis=1)
-        return raw / penalty(tf.maximum(lengths, 1)).numpy()
+        return raw / penalty(tf.maximum(token_counts(ids), 1)).numpy()
 
     ref_norm = normalized(ref_raw, ref_ids)
     hyp_norm = normalized(hyp_raw, hyp_ids)
