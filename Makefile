@@ -196,12 +196,12 @@ translate: $(TR_SAVED)
 
 bleu: $(BLEU_REPORT)
 
-$(BLEU_REPORT): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/bleu.py
+$(BLEU_REPORT): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/decoding.py pipeline/translate/bleu.py
 	$(PY) -m pipeline.translate.bleu --preset $(PRESET) $(STAGE_ARGS)
 
 error-analysis: $(ERRORS_REPORT)
 
-$(ERRORS_REPORT): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/bleu.py \
+$(ERRORS_REPORT): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/decoding.py \
 	pipeline/translate/error_analysis.py
 	$(PY) -m pipeline.translate.error_analysis --preset $(PRESET) $(STAGE_ARGS)
 

@@ -21,10 +21,10 @@ import tensorflow as tf
 from pipeline.config import TranslateConfig
 from pipeline.text import EOS_ID, Tokenizer, Vocabulary
 from pipeline.translate import __main__ as translate
-from pipeline.translate import bleu, error_analysis, export
+from pipeline.translate import bleu, decoding, error_analysis, export
 from pipeline.translate.beam import greedy_decode
-from pipeline.translate.bleu import EvalSet, Setting
 from pipeline.translate.codec import WordCodec, detokenize, max_target_len, output_tokens
+from pipeline.translate.decoding import EvalSet, Setting
 from pipeline.translate.heatmap import plot_attention
 from pipeline.translate.saved import build_model
 
@@ -184,7 +184,7 @@ def test_translate_cli_prints_one_line_per_input(
 
 
 def test_bleu_scores_agree_with_sacrebleu_on_folded_text() -> None:
-    test = bleu.group_references(
+    test = decoding.group_references(
         [("a", "It’s a deal!"), ("b", "The house is small."), ("a", "Done!"), ("c", "Go.")]
     )
     assert test.sources == ["a", "b", "c"]
@@ -227,10 +227,10 @@ def test_error_analysis_counts_every_sentence(tiny: dict) -> None:
     model, codec = tiny["model"], tiny["codec"]
     ids = tiny["codec"].encode(tf.constant(SENTENCES)).ids
     setting = Setting(2, 0.6)
-    batches, order = bleu.length_sorted_batches(ids, setting.beam_size)
-    decoded = bleu.run_decoding(bleu.decode_function(model, setting), batches, order)
+    batches, order = decoding.length_sorted_batches(ids, setting.beam_size)
+    decoded = decoding.run_decoding(decoding.decode_function(model, setting), batches, order)
     hyps = decoded.tokens
-    texts = bleu.to_text(hyps, codec)
+    texts = decoding.to_text(hyps, codec)
     refs = [[texts[0]], ["the house is small ."], ["i am here", texts[2]]]  # 2 outputs are refs
     report = error_analysis.analyse(
         model, codec.encode_target, ids, SENTENCES, refs, hyps, texts, setting

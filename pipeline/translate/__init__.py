@@ -5,8 +5,8 @@
 ``bench`` a throughput comparison with the tutorial-style Keras model in ``tutorial_baseline``.
 Decoding reuses the trained step: ``beam`` (greedy, beam search, scoring), ``codec``
 (strings <-> ids in the graph), ``export`` (the SavedModel), ``__main__`` (its CLI,
-``python -m pipeline.translate``, with ``heatmap``), ``bleu`` (BLEU report) and
-``error_analysis`` (search vs model errors).
+``python -m pipeline.translate``, with ``heatmap``), ``decoding`` (a trained model over
+test sets), ``bleu`` (BLEU report) and ``error_analysis`` (search vs model errors).
 """
 
 from pipeline.translate.model import Translator

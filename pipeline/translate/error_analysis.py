@@ -26,19 +26,16 @@ from pipeline.config import setup_logging
 from pipeline.io import check_writable, write_report
 from pipeline.text import PAD_ID, token_counts
 from pipeline.translate.beam import length_penalty_fn, score_targets
-from pipeline.translate.bleu import (
+from pipeline.translate.codec import Encoded
+from pipeline.translate.decoding import (
     TEST_SETS,
     Setting,
     add_args,
-    decode_function,
-    length_sorted_batches,
     load_setup,
     pad_rows,
     report_stem,
-    run_decoding,
-    to_text,
+    translate_all,
 )
-from pipeline.translate.codec import Encoded
 from pipeline.translate.model import Translator
 
 log = logging.getLogger(__name__)
@@ -205,9 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     sets = {}
     for name, test in setup.tests.items():
         source = setup.sources[name]
-        batches, order = length_sorted_batches(source.ids, setting.beam_size)
-        decoded = run_decoding(decode_function(setup.model, setting), batches, order)
-        texts = to_text(decoded.tokens, setup.codec, decoded.attention, source.tokens)
+        decoded, texts = translate_all(setup.model, setup.codec, source, setting)
         sets[name] = analyse(
             setup.model, setup.codec.encode_target, source.ids, test.sources, test.references,
             decoded.tokens, texts, setting,
