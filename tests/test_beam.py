@@ -110,9 +110,9 @@ def test_alpha_trades_short_for_long(alpha, best, n_best):
 
 def test_gnmt_penalty():
     assert length_penalty_fn("gnmt", 0.6)(tf.constant(3)).numpy() == pytest.approx((8 / 6) ** 0.6)
-    assert length_penalty_fn("seed", 0.0)(tf.constant(7)).numpy() == 1.0
+    assert length_penalty_fn("power", 0.0)(tf.constant(7)).numpy() == 1.0
     with pytest.raises(ValueError, match="alpha"):
-        length_penalty_fn("seed", -1.0)
+        length_penalty_fn("power", -1.0)
 
 
 def all_outputs(vocab: int, max_len: int):
@@ -124,7 +124,7 @@ def all_outputs(vocab: int, max_len: int):
     yield from (list(full) for full in itertools.product(words, repeat=max_len))
 
 
-@pytest.mark.parametrize(("alpha", "penalty"), [(0.0, "seed"), (0.8, "seed"), (1.5, "gnmt")])
+@pytest.mark.parametrize(("alpha", "penalty"), [(0.0, "power"), (0.8, "power"), (1.5, "gnmt")])
 def test_wide_beam_is_exhaustive_search(alpha, penalty):
     """With a beam wider than all prefixes, the n-best must be the true n-best: this checks
     the early-stop bound and the handling of max_len."""

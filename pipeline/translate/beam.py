@@ -20,7 +20,7 @@ Beam search keeps B hypotheses per sentence, flattened to N*B rows for ``step_fn
 takes the best candidates by raw log-probability; one that ends in EOS leaves the beam for the
 finished set and the beam shrinks by one (as in Nematus/Marian), so a sentence is done once it
 has B finished hypotheses, and B=1 is exactly greedy decoding. Length normalization only ranks
-the finished hypotheses: score = log P / lp(T), T counting EOS, with lp(T) = T^alpha ("seed")
+the finished hypotheses: score = log P / lp(T), T counting EOS, with lp(T) = T^alpha ("power")
 or ((5+T)/6)^alpha ("gnmt"). A sentence also stops early once no alive hypothesis can reach
 its n-best: log P only falls as a hypothesis grows and lp only rises, so log P / lp(max_len)
 bounds every score a hypothesis can still reach. At the limit, unfinished hypotheses count as
@@ -46,7 +46,7 @@ from pipeline.text import BOS_ID, EOS_ID, PAD_ID
 
 EncodeFn = Callable[[tf.Tensor], tuple[Any, tf.Tensor, Any]]
 StepFn = Callable[[tf.Tensor, Any, Any, tf.Tensor, tf.Tensor], tuple[tf.Tensor, Any, tf.Tensor]]
-LengthPenalty = Literal["seed", "gnmt"]
+LengthPenalty = Literal["power", "gnmt"]
 
 NEG_INF = float("-inf")
 
@@ -124,7 +124,7 @@ def _checked(value: tf.Tensor, checks: list[Any]) -> tf.Tensor:
 def length_penalty_fn(
     kind: LengthPenalty, alpha: float | tf.Tensor
 ) -> Callable[[tf.Tensor], tf.Tensor]:
-    """lp(T) for int lengths T: T^alpha ("seed") or ((5+T)/6)^alpha ("gnmt"); alpha=0 gives 1.
+    """lp(T) for int lengths T: T^alpha ("power") or ((5+T)/6)^alpha ("gnmt"); alpha=0 gives 1.
 
     ``alpha`` may be a tensor; a negative one fails in the graph (InvalidArgumentError).
     """
@@ -140,7 +140,7 @@ def length_penalty_fn(
         )
     elif alpha < 0:
         raise ValueError("alpha must be >= 0: the early-stop bound assumes lp grows with T")
-    if kind == "seed":
+    if kind == "power":
         return lambda lengths: tf.pow(tf.cast(lengths, tf.float32), alpha)
     if kind == "gnmt":
         return lambda lengths: tf.pow((5.0 + tf.cast(lengths, tf.float32)) / 6.0, alpha)
@@ -257,7 +257,7 @@ def beam_search(
     beam_size: int | tf.Tensor,
     alpha: float | tf.Tensor = 0.0,
     max_len: int | tf.Tensor = 100,
-    length_penalty: LengthPenalty = "seed",
+    length_penalty: LengthPenalty = "power",
     n_best: int = 1,
 ) -> dict[str, tf.Tensor]:
     """The ``n_best`` best hypotheses per sentence, best first (see the module docstring).
@@ -425,7 +425,7 @@ def decoder(
     *,
     beam_size: int = 5,
     alpha: float = 0.0,
-    length_penalty: LengthPenalty = "seed",
+    length_penalty: LengthPenalty = "power",
     n_best: int = 1,
     max_len_scale: float = 2.0,
     max_len_offset: int = 10,

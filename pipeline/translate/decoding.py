@@ -48,7 +48,7 @@ class Setting:
 
     beam_size: int
     alpha: float = 0.0
-    penalty: LengthPenalty = "seed"
+    penalty: LengthPenalty = "power"
 
     @property
     def name(self) -> str:
