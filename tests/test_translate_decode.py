@@ -24,6 +24,7 @@ from pipeline.translate import __main__ as translate
 from pipeline.translate import bleu, decoding, error_analysis, export
 from pipeline.translate.beam import greedy_decode
 from pipeline.translate.codec import WordCodec, detokenize, max_target_len, output_tokens
+from pipeline.translate.decode_bench import bench_batching
 from pipeline.translate.decoding import EvalSet, Setting
 from pipeline.translate.heatmap import plot_attention
 from pipeline.translate.saved import build_model
@@ -212,6 +213,23 @@ def test_evaluate_runs_a_small_grid(tiny: dict) -> None:
     assert batching["sentences"] == 3
     report = {"model_dir": "m", "tokens": "word", "sets": {"test": result}, "batching": batching}
     assert "| greedy |" in bleu.markdown(report)
+
+
+def test_bench_batching(tiny: dict) -> None:
+    """The batching figure times the BLEU stage's own decoder, batch by batch and alone."""
+    decode = decoding.decode_function(tiny["model"], Setting(2))
+    calls = []
+
+    def counted(ids: tf.Tensor) -> object:
+        calls.append(int(ids.shape[0]))
+        return decode(ids)
+
+    ids = tiny["codec"].encode(tf.constant(SENTENCES)).ids
+    result = bench_batching(counted, [ids, ids[:2]], repeats=2)
+    assert result["sentences"] == 5 and result["batches"] == 2 and result["repeats"] == 2
+    # A warm-up pass each way (2 batches, then 5 single sentences), then two timed passes.
+    assert calls == [3, 2] + [1] * 5 + [3, 2] * 2 + [1] * 5 * 2
+    assert result["batched_s"] > 0 and result["one_by_one_s"] > 0
 
 
 def test_classify_separates_search_and_model_errors() -> None:

@@ -10,11 +10,11 @@ The model is reached only through two functions, so anything with this shape dec
   grouped by sentence (``sentence`` is nondecreasing).
 
 Every loop is a ``tf.while_loop`` over time with fixed-shape loop variables, so each function
-traces once inside a ``tf.function`` with unknown N and S (``decoder`` builds one) and stops
-as soon as every sentence is done. PAD and BOS are never produced. ``max_len`` (tokens, EOS
-included, at least 1) is an int, a scalar tensor or one limit per sentence: per-sentence
-limits derived from the true source lengths make a sentence decode the same alone and in any
-batch.
+traces once inside a ``tf.function`` with unknown N and S and stops as soon as every sentence
+is done. PAD and BOS are never produced. ``max_len`` (tokens, EOS included, at least 1) is an
+int, a scalar tensor or one limit per sentence: per-sentence limits derived from the true
+source lengths (the translator's callers pass :func:`codec.max_target_len`) make a sentence
+decode the same alone and in any batch.
 
 Beam search keeps B hypotheses per sentence, flattened to N*B rows for ``step_fn``. Each step
 takes the best candidates by raw log-probability; one that ends in EOS leaves the beam for the
@@ -417,31 +417,3 @@ def score_targets(
         (tf.constant(0), state, tf.zeros([batch])),
     )
     return total
-
-
-def decoder(
-    encode_fn: EncodeFn,
-    step_fn: StepFn,
-    *,
-    beam_size: int = 5,
-    alpha: float = 0.0,
-    length_penalty: LengthPenalty = "power",
-    n_best: int = 1,
-    max_len_scale: float = 2.0,
-    max_len_offset: int = 10,
-) -> tf.types.experimental.PolymorphicFunction:
-    """A ``tf.function`` (source_ids (None, None) int32) -> beam search output, traced once.
-
-    Each sentence may produce ``max_len_scale * source_length + max_len_offset`` tokens,
-    counting its real (non-PAD) source tokens so padding does not change the result.
-    """
-
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])
-    def decode(source_ids: tf.Tensor) -> dict[str, tf.Tensor]:
-        lengths = tf.reduce_sum(tf.cast(tf.not_equal(source_ids, PAD_ID), tf.float32), axis=1)
-        max_len = tf.cast(tf.math.ceil(max_len_scale * lengths), tf.int32) + max_len_offset
-        return beam_search(
-            encode_fn, step_fn, source_ids, beam_size, alpha, max_len, length_penalty, n_best
-        )
-
-    return decode

@@ -34,9 +34,9 @@ def _best_seconds(run: Callable[[], None], repeats: int) -> float:
 def bench_batching(
     decode: Callable[[tf.Tensor], Any], batches: Sequence[tf.Tensor], repeats: int = 3
 ) -> dict[str, float]:
-    """Seconds for ``decode`` (e.g. a ``beam.decoder``) over ``batches`` as they are and
-    sentence by sentence, each the best of ``repeats`` passes after one untimed pass (which
-    pays for tracing and warms the caches of both ways alike)."""
+    """Seconds for ``decode`` (a :func:`decoding.decode_function`) over ``batches`` as they
+    are and sentence by sentence, each the best of ``repeats`` passes after one untimed pass
+    (which pays for tracing and warms the caches of both ways alike)."""
     singles = [sentence for batch in batches for sentence in _sentences(batch)]
 
     def batched() -> None:
