@@ -78,7 +78,7 @@ TR_CODE       := $(CORE_CODE) $(wildcard pipeline/rnn/*.py pipeline/text/*.py) \
 	$(addprefix pipeline/translate/,__init__.py attention.py codec.py data.py model.py saved.py train.py) \
 	pipeline/checkpoints.py
 DECODE_CODE   := $(TR_CODE) $(wildcard pipeline/metrics/*.py) \
-	$(addprefix pipeline/translate/,beam.py cli.py decode_bench.py) pipeline/serving.py
+	$(addprefix pipeline/translate/,beam.py cli.py decode_bench.py) pipeline/serving.py pipeline/timing.py
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED := 0
