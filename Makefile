@@ -64,7 +64,8 @@ TR_SAVED       := saved_models/translator/1/saved_model.pb
 BLEU_REPORT    := reports/bleu.json
 ERRORS_REPORT  := reports/error_analysis.json
 
-CORE_CODE     := pipeline/__init__.py pipeline/config.py pipeline/io.py pipeline/artifacts.py
+CORE_CODE     := pipeline/__init__.py pipeline/config.py pipeline/io.py pipeline/artifacts.py \
+	pipeline/stage.py
 DATA_CODE     := $(CORE_CODE) $(wildcard pipeline/data/*.py) pipeline/text/tokenizer.py \
 	pipeline/stamps.py
 TOKENIZE_CODE := $(CORE_CODE) pipeline/encode.py $(wildcard pipeline/text/*.py) pipeline/stamps.py
@@ -77,10 +78,10 @@ GLOVE_CODE    := $(EMB_CODE) $(addprefix pipeline/embeddings/,cooccurrence.py gl
 SENT_CODE     := $(CORE_CODE) $(EMB_CODE) $(wildcard pipeline/sentiment/*.py pipeline/rnn/*.py pipeline/text/*.py) \
 	pipeline/serving.py
 TR_CODE       := $(CORE_CODE) $(wildcard pipeline/rnn/*.py pipeline/text/*.py) \
-	$(addprefix pipeline/translate/,__init__.py attention.py codec.py data.py model.py saved.py train.py) \
+	$(addprefix pipeline/translate/,__init__.py attention.py codec.py data.py model.py saved.py schedule.py train.py) \
 	pipeline/checkpoints.py
 DECODE_CODE   := $(TR_CODE) $(wildcard pipeline/metrics/*.py) \
-	$(addprefix pipeline/translate/,beam.py cli.py decode_bench.py) pipeline/serving.py
+	$(addprefix pipeline/translate/,beam.py cli.py decode_bench.py) pipeline/serving.py pipeline/timing.py
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED := 0
@@ -192,17 +193,17 @@ $(TR_SAVED): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/export.py
 
 translate: $(TR_SAVED)
 	$(TEXT_LINES); for line in "$$@"; do set -- "$$@" --text="$$line"; shift; done; \
-	$(PY) -m pipeline.translate.translate --model $(dir $(TR_SAVED)) "$$@" \
+	$(PY) -m pipeline.translate --model $(dir $(TR_SAVED)) "$$@" \
 	$(if $(PLOT),--plot reports/attention) $(TRANSLATE_ARGS)
 
 bleu: $(BLEU_REPORT)
 
-$(BLEU_REPORT): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/evaluate.py
-	$(PY) -m pipeline.translate.evaluate --preset $(PRESET) $(STAGE_ARGS)
+$(BLEU_REPORT): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/decoding.py pipeline/translate/bleu.py
+	$(PY) -m pipeline.translate.bleu --preset $(PRESET) $(STAGE_ARGS)
 
 error-analysis: $(ERRORS_REPORT)
 
-$(ERRORS_REPORT): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/evaluate.py \
+$(ERRORS_REPORT): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/decoding.py \
 	pipeline/translate/error_analysis.py
 	$(PY) -m pipeline.translate.error_analysis --preset $(PRESET) $(STAGE_ARGS)
 

@@ -13,12 +13,11 @@ from pipeline.translate.beam import (
     _best_tokens,
     _block_size,
     beam_search,
-    decoder,
     greedy_decode,
     length_penalty_fn,
     score_targets,
 )
-from pipeline.translate.decode_bench import bench_batching
+from pipeline.translate.codec import max_target_len
 
 # --- a bigram "model": P(next | prev) from a fixed table --------------------------------
 
@@ -110,9 +109,9 @@ def test_alpha_trades_short_for_long(alpha, best, n_best):
 
 def test_gnmt_penalty():
     assert length_penalty_fn("gnmt", 0.6)(tf.constant(3)).numpy() == pytest.approx((8 / 6) ** 0.6)
-    assert length_penalty_fn("seed", 0.0)(tf.constant(7)).numpy() == 1.0
+    assert length_penalty_fn("power", 0.0)(tf.constant(7)).numpy() == 1.0
     with pytest.raises(ValueError, match="alpha"):
-        length_penalty_fn("seed", -1.0)
+        length_penalty_fn("power", -1.0)
 
 
 def all_outputs(vocab: int, max_len: int):
@@ -124,7 +123,7 @@ def all_outputs(vocab: int, max_len: int):
     yield from (list(full) for full in itertools.product(words, repeat=max_len))
 
 
-@pytest.mark.parametrize(("alpha", "penalty"), [(0.0, "seed"), (0.8, "seed"), (1.5, "gnmt")])
+@pytest.mark.parametrize(("alpha", "penalty"), [(0.0, "power"), (0.8, "power"), (1.5, "gnmt")])
 def test_wide_beam_is_exhaustive_search(alpha, penalty):
     """With a beam wider than all prefixes, the n-best must be the true n-best: this checks
     the early-stop bound and the handling of max_len."""
@@ -233,8 +232,14 @@ def test_score_targets_is_the_decoders_log_prob():
 
 
 def test_batch_decodes_like_single_sentences_and_traces_once():
+    """Under the output-length rule of every translator entry point (codec.max_target_len)."""
     model = TinyTranslator("lstm", seed=1)
-    decode = decoder(model.encode, model.step, beam_size=4, alpha=0.6, n_best=2)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])
+    def decode(source_ids):
+        limits = max_target_len(source_ids)
+        return beam_search(model.encode, model.step, source_ids, 4, 0.6, limits, n_best=2)
+
     batch = decode(SOURCES)
     for i, length in enumerate([6, 2, 4]):
         alone = decode(SOURCES[i : i + 1, :length])
@@ -247,22 +252,6 @@ def test_batch_decodes_like_single_sentences_and_traces_once():
         )
     assert decode.experimental_get_tracing_count() == 1
     assert set(batch) == {"tokens", "scores", "log_probs", "lengths", "attention"}
-
-
-def test_bench_batching():
-    model = TinyTranslator()
-    decode = decoder(model.encode, model.step, beam_size=2, max_len_offset=3)
-    calls = []
-
-    def counted(ids: tf.Tensor) -> object:
-        calls.append(int(ids.shape[0]))
-        return decode(ids)
-
-    result = bench_batching(counted, [SOURCES, SOURCES[:2]], repeats=2)
-    assert result["sentences"] == 5 and result["batches"] == 2 and result["repeats"] == 2
-    # A warm-up pass each way (2 batches, then 5 single sentences), then two timed passes.
-    assert calls == [3, 2] + [1] * 5 + [3, 2] * 2 + [1] * 5 * 2
-    assert result["batched_s"] > 0 and result["one_by_one_s"] > 0
 
 
 def test_n_best_must_fit_the_beam():

@@ -23,7 +23,7 @@ from pipeline.sentiment import classify
 from pipeline.sentiment.export import export as export_classifier
 from pipeline.sentiment.models import build_model as build_classifier
 from pipeline.text import Tokenizer, Vocabulary
-from pipeline.translate import translate
+from pipeline.translate import __main__ as translate
 from pipeline.translate.codec import WordCodec
 from pipeline.translate.export import ExportedTranslator
 from pipeline.translate.export import export as export_translator
@@ -103,7 +103,7 @@ def test_arguments_that_are_not_utf8_do_not_crash_either(models, tmp_path: Path)
     """The command line as the shell gives it: Python decodes argv with surrogateescape."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     translated = subprocess.run(
-        [sys.executable, "-m", "pipeline.translate.translate", "--model",
+        [sys.executable, "-m", "pipeline.translate", "--model",
          str(models["translator"]), "--beam-size", "2", "--text", "gut", "--text", b"\xff gut"],
         capture_output=True, env=env, check=False,
     )  # fmt: skip

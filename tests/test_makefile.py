@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.translate.translate import build_parser
+from pipeline.translate.__main__ import build_parser
 
 REPO = Path(__file__).resolve().parent.parent
 STUB = f"""#!{sys.executable}
@@ -107,7 +107,7 @@ class Make:
 
 def _translate_args(argv: list[str]) -> argparse.Namespace:
     """What the translator's own parser makes of the argv make gave it."""
-    assert argv[:2] == ["-m", "pipeline.translate.translate"]
+    assert argv[:2] == ["-m", "pipeline.translate"]
     return build_parser().parse_args(argv[2:])
 
 

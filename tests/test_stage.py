@@ -149,7 +149,7 @@ STAGES = [
     ("pipeline.sentiment.train", cfg.SentimentConfig),
     ("pipeline.translate.train", cfg.TranslateConfig),
     ("pipeline.translate.bench", None),
-    ("pipeline.translate.evaluate", None),
+    ("pipeline.translate.bleu", None),
     ("pipeline.translate.error_analysis", None),
     ("pipeline.translate.export", None),
 ]

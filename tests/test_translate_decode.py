@@ -20,10 +20,12 @@ import tensorflow as tf
 
 from pipeline.config import TranslateConfig
 from pipeline.text import EOS_ID, Tokenizer, Vocabulary
-from pipeline.translate import error_analysis, evaluate, export, translate
+from pipeline.translate import __main__ as translate
+from pipeline.translate import bleu, decoding, error_analysis, export
 from pipeline.translate.beam import greedy_decode
 from pipeline.translate.codec import WordCodec, detokenize, max_target_len, output_tokens
-from pipeline.translate.evaluate import EvalSet, Setting
+from pipeline.translate.decode_bench import bench_batching
+from pipeline.translate.decoding import EvalSet, Setting
 from pipeline.translate.heatmap import plot_attention
 from pipeline.translate.saved import build_model
 
@@ -183,12 +185,12 @@ def test_translate_cli_prints_one_line_per_input(
 
 
 def test_bleu_scores_agree_with_sacrebleu_on_folded_text() -> None:
-    test = evaluate.group_references(
+    test = decoding.group_references(
         [("a", "It’s a deal!"), ("b", "The house is small."), ("a", "Done!"), ("c", "Go.")]
     )
     assert test.sources == ["a", "b", "c"]
     assert test.references == [["It’s a deal!", "Done!"], ["The house is small."], ["Go."]]
-    scores = evaluate.score_bleu(["it's a deal!", "the house is little.", "go ."], test.references)
+    scores = bleu.score_bleu(["it's a deal!", "the house is little.", "go ."], test.references)
     assert scores["equal"] and scores["bleu"] == pytest.approx(scores["sacrebleu"])
     assert 0 < scores["bleu"] < 100 and scores["chrf"] > 0
     assert "nrefs:var|case:lc" in scores["signature"]
@@ -203,14 +205,31 @@ def test_evaluate_runs_a_small_grid(tiny: dict) -> None:
     )
     source = tiny["codec"].encode(tf.constant(SENTENCES))
     grid = (Setting(0), Setting(2, 0.6, "gnmt"))
-    result = evaluate.evaluate(tiny["model"], tiny["codec"], source, test, grid)
+    result = bleu.evaluate(tiny["model"], tiny["codec"], source, test, grid)
     assert [r["setting"] for r in result["results"]] == [s.name for s in grid]
     assert all(r["equal"] and r["equal_cased"] for r in result["results"])
     assert result["bleu_timing"]["sentences"] == 3 and len(result["examples"]) == 3
-    batching = evaluate.batching_figure(tiny["model"], source.ids, 3)
+    batching = bleu.batching_figure(tiny["model"], source.ids, 3)
     assert batching["sentences"] == 3
     report = {"model_dir": "m", "tokens": "word", "sets": {"test": result}, "batching": batching}
-    assert "| greedy |" in evaluate.markdown(report)
+    assert "| greedy |" in bleu.markdown(report)
+
+
+def test_bench_batching(tiny: dict) -> None:
+    """The batching figure times the BLEU stage's own decoder, batch by batch and alone."""
+    decode = decoding.decode_function(tiny["model"], Setting(2))
+    calls = []
+
+    def counted(ids: tf.Tensor) -> object:
+        calls.append(int(ids.shape[0]))
+        return decode(ids)
+
+    ids = tiny["codec"].encode(tf.constant(SENTENCES)).ids
+    result = bench_batching(counted, [ids, ids[:2]], repeats=2)
+    assert result["sentences"] == 5 and result["batches"] == 2 and result["repeats"] == 2
+    # A warm-up pass each way (2 batches, then 5 single sentences), then two timed passes.
+    assert calls == [3, 2] + [1] * 5 + [3, 2] * 2 + [1] * 5 * 2
+    assert result["batched_s"] > 0 and result["one_by_one_s"] > 0
 
 
 def test_classify_separates_search_and_model_errors() -> None:
@@ -226,10 +245,10 @@ def test_error_analysis_counts_every_sentence(tiny: dict) -> None:
     model, codec = tiny["model"], tiny["codec"]
     ids = tiny["codec"].encode(tf.constant(SENTENCES)).ids
     setting = Setting(2, 0.6)
-    batches, order = evaluate.length_sorted_batches(ids, setting.beam_size)
-    decoded = evaluate.run_decoding(evaluate.decode_function(model, setting), batches, order)
+    batches, order = decoding.length_sorted_batches(ids, setting.beam_size)
+    decoded = decoding.run_decoding(decoding.decode_function(model, setting), batches, order)
     hyps = decoded.tokens
-    texts = evaluate.to_text(hyps, codec)
+    texts = decoding.to_text(hyps, codec)
     refs = [[texts[0]], ["the house is small ."], ["i am here", texts[2]]]  # 2 outputs are refs
     report = error_analysis.analyse(
         model, codec.encode_target, ids, SENTENCES, refs, hyps, texts, setting
@@ -241,7 +260,7 @@ def test_error_analysis_counts_every_sentence(tiny: dict) -> None:
     assert "Search errors vs model errors" in markdown
 
 
-@pytest.mark.parametrize("cli", [export, translate, evaluate, error_analysis])
+@pytest.mark.parametrize("cli", [export, translate, bleu, error_analysis])
 def test_every_cli_has_help(cli, capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--help"])
@@ -249,7 +268,7 @@ def test_every_cli_has_help(cli, capsys) -> None:
     assert "usage:" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("cli", [evaluate, error_analysis])
+@pytest.mark.parametrize("cli", [bleu, error_analysis])
 def test_unknown_test_sets_are_a_clear_error(cli, tmp_path: Path, caplog) -> None:
     assert cli.main(["--sets", "test,nope", "--reports-dir", str(tmp_path)]) == 1
     assert "unknown --sets ['nope']; choose from ['train', 'dev', 'test'" in caplog.text

@@ -30,7 +30,7 @@ STAGES = [
     ("pipeline.embeddings.evaluate", "evaluate_models", "--reports-dir", ""),
     ("pipeline.embeddings.export", "run", "--data-dir", "processed"),
     ("pipeline.embeddings.export", "run", "--saved-models-dir", ""),
-    ("pipeline.translate.evaluate", "load_setup", "--reports-dir", ""),
+    ("pipeline.translate.bleu", "load_setup", "--reports-dir", ""),
     ("pipeline.translate.error_analysis", "load_setup", "--reports-dir", ""),
     ("pipeline.translate.export", "run", "--saved-models-dir", "translator"),
     ("pipeline.translate.train", "train", "--reports-dir", ""),

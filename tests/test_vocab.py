@@ -3,7 +3,7 @@ from collections import Counter
 import pytest
 import tensorflow as tf
 
-from pipeline.text.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Vocabulary
+from pipeline.text.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Vocabulary, token_counts
 
 
 @pytest.fixture
@@ -64,3 +64,9 @@ def test_graph_lookup_matches_python(vocab):
     table = vocab.lookup_table()
     tokens = ["the", "cat", "flew", "<pad>", "sat"]
     assert table.lookup(tf.constant(tokens)).numpy().tolist() == vocab.encode(tokens)
+
+
+def test_token_counts_skip_only_padding():
+    ids = tf.constant([[4, 5, EOS_ID, PAD_ID], [PAD_ID] * 4, [UNK_ID, PAD_ID, BOS_ID, PAD_ID]])
+    counts = token_counts(ids)
+    assert counts.dtype == tf.int32 and counts.numpy().tolist() == [3, 0, 2]

@@ -30,7 +30,7 @@ from pipeline.config import Paths
 from pipeline.io import atomic_path
 from pipeline.lm.model import LanguageModel
 from pipeline.serving import assert_batch, at_least_one_column, describe_main
-from pipeline.text import BOS_ID, EOS_ID, PAD_ID, Tokenizer, Vocabulary
+from pipeline.text import BOS_ID, EOS_ID, PAD_ID, Tokenizer, Vocabulary, token_counts
 
 LEVELS = ("word", "char")
 # A character model's space, made visible because vocabulary files hold one token per line.
@@ -95,7 +95,7 @@ class ExportedLM(tf.Module):
         log_probs = self.model.log_probs(inputs, targets)
         return {
             "log_prob": tf.reduce_sum(log_probs, axis=1),
-            "tokens": tf.reduce_sum(tf.cast(targets != PAD_ID, tf.int32), axis=1),
+            "tokens": token_counts(targets),
         }
 
     def _sample(self, prefix: tf.Tensor, n: tf.Tensor, temperature: tf.Tensor) -> tf.Tensor:

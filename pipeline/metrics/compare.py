@@ -7,11 +7,11 @@ nothing else in the pipeline needs it.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from pipeline.metrics.bleu import corpus_bleu
+from pipeline.timing import best_time
 
 
 def sacrebleu_signature(num_refs: int = 1) -> str:
@@ -27,16 +27,6 @@ def sacrebleu_signature(num_refs: int = 1) -> str:
     return str(metric.get_signature())
 
 
-def _best_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    """Fastest of ``repeats`` runs (the least disturbed by other load) and the result."""
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
-
-
 def bench_bleu(
     hyps: Sequence[str], refs: Sequence[Sequence[str]] | Sequence[str], repeats: int = 3
 ) -> dict[str, Any]:
@@ -44,8 +34,8 @@ def bench_bleu(
     import sacrebleu
 
     streams = [refs] if refs and isinstance(refs[0], str) else refs
-    ours_s, ours = _best_time(lambda: corpus_bleu(hyps, streams), repeats)
-    sacre_s, sacre = _best_time(lambda: sacrebleu.corpus_bleu(hyps, streams), repeats)
+    ours_s, ours = best_time(lambda: corpus_bleu(hyps, streams), repeats)
+    sacre_s, sacre = best_time(lambda: sacrebleu.corpus_bleu(hyps, streams), repeats)
     return {
         "sentences": len(hyps),
         "ours_s": ours_s,

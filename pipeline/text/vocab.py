@@ -20,6 +20,12 @@ RESERVED = (PAD, UNK, BOS, EOS)
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = range(len(RESERVED))
 
 
+def token_counts(ids: tf.Tensor) -> tf.Tensor:
+    """(N,) int32 real (non-PAD) tokens per row of PAD-padded ids (N, T): a sentence's
+    length, whatever its batch padded it to."""
+    return tf.reduce_sum(tf.cast(tf.not_equal(ids, PAD_ID), tf.int32), axis=1)
+
+
 class Vocabulary:
     """An ordered token list; ids are positions. Unknown tokens map to UNK."""
 

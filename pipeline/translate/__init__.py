@@ -2,10 +2,11 @@
 
 ``model`` holds the network (encoder, shared decoder step), ``data`` the input pipeline,
 ``train`` the training stage, ``saved`` the on-disk format and :func:`load_trained`,
-``bench`` a throughput comparison with the tutorial-style Keras model in ``reference``.
+``bench`` a throughput comparison with the tutorial-style Keras model in ``tutorial_baseline``.
 Decoding reuses the trained step: ``beam`` (greedy, beam search, scoring), ``codec``
-(strings <-> ids in the graph), ``export`` (the SavedModel), ``translate`` (its CLI, with
-``heatmap``), ``evaluate`` (BLEU report) and ``error_analysis`` (search vs model errors).
+(strings <-> ids in the graph), ``export`` (the SavedModel), ``__main__`` (its CLI,
+``python -m pipeline.translate``, with ``heatmap``), ``decoding`` (a trained model over
+test sets), ``bleu`` (BLEU report) and ``error_analysis`` (search vs model errors).
 """
 
 from pipeline.translate.model import Translator

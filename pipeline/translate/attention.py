@@ -75,8 +75,8 @@ class BahdanauAttention(keras.layers.Layer):
         Keras' call machinery (autocasting, masks, build checks) is only overhead. The
         context is left to the caller, which may need it only through linear maps of it.
         """
-        projected = tf.matmul(query, self.query_kernel) + self.bias  # (rows, units)
-        hidden = tf.tanh(keys + projected[:, None, :])
+        queries = tf.matmul(query, self.query_kernel) + self.bias  # (rows, units) W1 s + b
+        hidden = tf.tanh(keys + queries[:, None, :])
         return masked_softmax(tf.tensordot(hidden, self.score_vector, 1), source_mask)
 
     call = weights_for

@@ -10,17 +10,17 @@ The model is reached only through two functions, so anything with this shape dec
   grouped by sentence (``sentence`` is nondecreasing).
 
 Every loop is a ``tf.while_loop`` over time with fixed-shape loop variables, so each function
-traces once inside a ``tf.function`` with unknown N and S (``decoder`` builds one) and stops
-as soon as every sentence is done. PAD and BOS are never produced. ``max_len`` (tokens, EOS
-included, at least 1) is an int, a scalar tensor or one limit per sentence: per-sentence
-limits derived from the true source lengths make a sentence decode the same alone and in any
-batch.
+traces once inside a ``tf.function`` with unknown N and S and stops as soon as every sentence
+is done. PAD and BOS are never produced. ``max_len`` (tokens, EOS included, at least 1) is an
+int, a scalar tensor or one limit per sentence: per-sentence limits derived from the true
+source lengths (the translator's callers pass :func:`codec.max_target_len`) make a sentence
+decode the same alone and in any batch.
 
 Beam search keeps B hypotheses per sentence, flattened to N*B rows for ``step_fn``. Each step
 takes the best candidates by raw log-probability; one that ends in EOS leaves the beam for the
 finished set and the beam shrinks by one (as in Nematus/Marian), so a sentence is done once it
 has B finished hypotheses, and B=1 is exactly greedy decoding. Length normalization only ranks
-the finished hypotheses: score = log P / lp(T), T counting EOS, with lp(T) = T^alpha ("seed")
+the finished hypotheses: score = log P / lp(T), T counting EOS, with lp(T) = T^alpha ("power")
 or ((5+T)/6)^alpha ("gnmt"). A sentence also stops early once no alive hypothesis can reach
 its n-best: log P only falls as a hypothesis grows and lp only rises, so log P / lp(max_len)
 bounds every score a hypothesis can still reach. At the limit, unfinished hypotheses count as
@@ -46,7 +46,7 @@ from pipeline.text import BOS_ID, EOS_ID, PAD_ID
 
 EncodeFn = Callable[[tf.Tensor], tuple[Any, tf.Tensor, Any]]
 StepFn = Callable[[tf.Tensor, Any, Any, tf.Tensor, tf.Tensor], tuple[tf.Tensor, Any, tf.Tensor]]
-LengthPenalty = Literal["seed", "gnmt"]
+LengthPenalty = Literal["power", "gnmt"]
 
 NEG_INF = float("-inf")
 
@@ -124,7 +124,7 @@ def _checked(value: tf.Tensor, checks: list[Any]) -> tf.Tensor:
 def length_penalty_fn(
     kind: LengthPenalty, alpha: float | tf.Tensor
 ) -> Callable[[tf.Tensor], tf.Tensor]:
-    """lp(T) for int lengths T: T^alpha ("seed") or ((5+T)/6)^alpha ("gnmt"); alpha=0 gives 1.
+    """lp(T) for int lengths T: T^alpha ("power") or ((5+T)/6)^alpha ("gnmt"); alpha=0 gives 1.
 
     ``alpha`` may be a tensor; a negative one fails in the graph (InvalidArgumentError).
     """
@@ -140,7 +140,7 @@ def length_penalty_fn(
         )
     elif alpha < 0:
         raise ValueError("alpha must be >= 0: the early-stop bound assumes lp grows with T")
-    if kind == "seed":
+    if kind == "power":
         return lambda lengths: tf.pow(tf.cast(lengths, tf.float32), alpha)
     if kind == "gnmt":
         return lambda lengths: tf.pow((5.0 + tf.cast(lengths, tf.float32)) / 6.0, alpha)
@@ -257,7 +257,7 @@ def beam_search(
     beam_size: int | tf.Tensor,
     alpha: float | tf.Tensor = 0.0,
     max_len: int | tf.Tensor = 100,
-    length_penalty: LengthPenalty = "seed",
+    length_penalty: LengthPenalty = "power",
     n_best: int = 1,
 ) -> dict[str, tf.Tensor]:
     """The ``n_best`` best hypotheses per sentence, best first (see the module docstring).
@@ -269,9 +269,41 @@ def beam_search(
     log_probs (N, n_best) raw sums, lengths (N, n_best) EOS included, and attention
     (N, n_best, T, S), zero after the end.
     """
+    beam_size = _checked_beam(beam_size, n_best)
+    penalty = length_penalty_fn(length_penalty, alpha)
+    source_ids = tf.convert_to_tensor(source_ids, tf.int32)
+    memory, memory_mask, state = encode_fn(source_ids)
+    batch = tf.shape(source_ids)[0]
+    search = _Search(
+        step_fn, memory, memory_mask, batch, beam_size, _limits(max_len, batch), penalty, n_best,
+        offsets=tf.range(batch)[:, None] * beam_size, rank=tf.range(beam_size)[None, :],
+    )  # fmt: skip
+
+    def body(t, prev, state, alive, tokens, parents, attention, finished):
+        candidates = _expand(search, prev, state, alive)
+        top, token, parent = _select(search, candidates)
+        state, weights = _reorder(search, candidates, parent)
+        alive, finished = _collect_finished(search, t + 1, top, token, finished)
+        alive = _stop_hopeless(search, alive, finished)
+        tokens, parents = tokens.write(t, token), parents.write(t, parent)
+        attention = attention.write(t, weights)
+        return t + 1, tf.reshape(token, [-1]), state, alive, tokens, parents, attention, finished
+
+    def cond(t, prev, state, alive, *_):
+        return tf.reduce_any(alive > NEG_INF)
+
+    _, _, _, _, tokens, parents, attention, finished = tf.while_loop(
+        cond, body, _start(search, state)
+    )
+    return _backtrack(tokens, parents, attention, finished, n_best)
+
+
+def _checked_beam(beam_size: int | tf.Tensor, n_best: int | tf.Tensor) -> int | tf.Tensor:
+    """``beam_size``, once 1 <= n_best <= beam_size holds: checked in the graph if either is
+    a tensor, else now (ValueError)."""
     if tf.is_tensor(beam_size) or tf.is_tensor(n_best):
         beam_size = tf.cast(beam_size, tf.int32)
-        beam_size = _checked(
+        return _checked(
             beam_size,
             [
                 tf.debugging.assert_greater_equal(n_best, 1, message="need 1 <= n_best"),
@@ -280,89 +312,147 @@ def beam_search(
                 ),
             ],
         )
-    elif not 1 <= n_best <= beam_size:
+    if not 1 <= n_best <= beam_size:
         raise ValueError("need 1 <= n_best <= beam_size")
-    penalty = length_penalty_fn(length_penalty, alpha)
-    source_ids = tf.convert_to_tensor(source_ids, tf.int32)
-    memory, memory_mask, state = encode_fn(source_ids)
-    batch, beams = tf.shape(source_ids)[0], beam_size
-    limits = _limits(max_len, batch)
-    state = tf.nest.map_structure(lambda x: tf.repeat(x, beams, axis=0), state)
-    offsets = tf.range(batch)[:, None] * beams  # row n*B + b is beam b of sentence n
-    rank = tf.range(beams)[None, :]
+    return beam_size
 
-    def body(t, prev, state, alive, tokens, parents, attention, finished):
-        # Only the alive hypotheses are run: at the start, once the beam shrinks and after a
-        # sentence is done, most rows would be wasted work.
-        live = tf.reshape(alive > NEG_INF, [-1])
-        rows = tf.cast(tf.where(live)[:, 0], tf.int32)
-        sentence = rows // beams
-        logits, new_state, weights = step_fn(
-            tf.gather(prev, rows), _gather(state, rows), memory, memory_mask, sentence
-        )
-        # A beam's B best continuations hold all it can contribute to the sentence's B best.
-        log_probs, ids = _best_tokens(logits, beams)
-        width = tf.shape(ids)[1]
-        shape = [batch * beams, width]
-        log_probs = tf.reshape(tf.scatter_nd(rows[:, None], log_probs, shape), [batch, -1])
-        ids = tf.reshape(tf.scatter_nd(rows[:, None], ids, shape), [batch, -1])
-        candidates = tf.repeat(alive, width, axis=1) + log_probs  # -inf from dead beams
-        top, index = tf.math.top_k(candidates, k=beams)
-        token = tf.gather(ids, index, batch_dims=1)
-        parent = index // width
-        # Where each chosen candidate's parent sits among the rows that were run (any row
-        # for a candidate from a dead beam: it is -inf and never used).
-        position = tf.minimum(tf.cumsum(tf.cast(live, tf.int32), exclusive=True), tf.size(rows) - 1)
-        source = tf.gather(position, tf.reshape(parent + offsets, [-1]))
-        state = _gather(_same_nesting(state, new_state), source)
-        tokens = tokens.write(t, token)
-        parents = parents.write(t, parent)
-        attention = attention.write(t, tf.reshape(tf.gather(weights, source), [batch, beams, -1]))
-        # The beam is as wide as the sentence's unfinished share of B.
-        kept = (rank < beams - finished.count[:, None]) & (top > NEG_INF)
-        ended = tf.equal(token, EOS_ID)
-        finished = _add_finished(finished, kept & ended, top, t + 1, penalty)
-        alive = tf.where(kept & ~ended, top, NEG_INF)
-        # Hypotheses at their sentence's length limit are finished as they are.
-        at_limit = (t + 1 >= limits)[:, None] & (alive > NEG_INF)
-        finished = _add_finished(finished, at_limit, alive, t + 1, penalty)
-        alive = tf.where(at_limit, NEG_INF, alive)
-        # Sentences whose alive hypotheses can no longer reach the n-best are done.
-        best_reachable = tf.reduce_max(alive, axis=1) / penalty(limits)
-        nth_finished = tf.math.top_k(finished.scores, k=n_best).values[:, -1]
-        alive = tf.where((nth_finished >= best_reachable)[:, None], NEG_INF, alive)
-        return t + 1, tf.reshape(token, [-1]), state, alive, tokens, parents, attention, finished
 
-    def cond(t, prev, state, alive, *_):
-        return tf.reduce_any(alive > NEG_INF)
+class _Search(NamedTuple):
+    """What every step of one search reads; fixed for the whole loop. Row n*B + b of the
+    flattened [batch * beam] layout is beam b of sentence n."""
 
+    step_fn: StepFn
+    memory: Any  # nest of [batch, ...], per sentence (never copied per beam)
+    memory_mask: tf.Tensor  # [batch, source]
+    batch: tf.Tensor  # N
+    beams: int | tf.Tensor  # B
+    limits: tf.Tensor  # [batch] output length limit, EOS included
+    penalty: Callable[[tf.Tensor], tf.Tensor]  # lp(T)
+    n_best: int | tf.Tensor
+    offsets: tf.Tensor  # [batch, 1] the row of each sentence's beam 0
+    rank: tf.Tensor  # [1, beam] 0 .. B-1
+
+
+def _start(search: _Search, state: Any) -> tuple:
+    """The loop variables before the first step: one live hypothesis (BOS) per sentence."""
+    batch, beams = search.batch, search.beams
     empty = tf.fill([batch, beams], NEG_INF)
-    _, _, _, _, tokens, parents, attention, finished = tf.while_loop(
-        cond,
-        body,
-        (
-            tf.constant(0),
-            tf.fill([batch * beams], BOS_ID),
-            state,
-            tf.concat([tf.zeros([batch, 1]), empty[:, 1:]], axis=1),  # one live start per sentence
-            tf.TensorArray(tf.int32, size=0, dynamic_size=True),  # (N, B) token per candidate
-            tf.TensorArray(tf.int32, size=0, dynamic_size=True),  # (N, B) its parent beam
-            tf.TensorArray(tf.float32, size=0, dynamic_size=True),  # (N, B, S) its attention
-            _Finished(
-                rank=tf.zeros([batch, beams], tf.int32),
-                log_probs=empty,
-                scores=empty,
-                lengths=tf.zeros([batch, beams], tf.int32),
-                count=tf.zeros([batch], tf.int32),
-            ),
+    return (
+        tf.constant(0),
+        tf.fill([batch * beams], BOS_ID),  # [batch * beam] each row's previous token
+        tf.nest.map_structure(lambda x: tf.repeat(x, beams, axis=0), state),  # [batch * beam, ..]
+        tf.concat([tf.zeros([batch, 1]), empty[:, 1:]], axis=1),  # [batch, beam] alive log P
+        tf.TensorArray(tf.int32, size=0, dynamic_size=True),  # [batch, beam] token per candidate
+        tf.TensorArray(tf.int32, size=0, dynamic_size=True),  # [batch, beam] its parent beam
+        tf.TensorArray(tf.float32, size=0, dynamic_size=True),  # [batch, beam, source] attention
+        _Finished(
+            rank=tf.zeros([batch, beams], tf.int32),
+            log_probs=empty,
+            scores=empty,
+            lengths=tf.zeros([batch, beams], tf.int32),
+            count=tf.zeros([batch], tf.int32),
         ),
     )
-    scores, best = tf.math.top_k(finished.scores, k=n_best)
-    lengths = tf.gather(finished.lengths, best, batch_dims=1)
-    longest = tf.reduce_max(lengths)
-    tokens, parents = tokens.stack()[:longest], parents.stack()[:longest]
 
-    # Backtrack once, from each hypothesis' last candidate to the first step.
+
+class _Candidates(NamedTuple):
+    """The continuations of one step: W per beam, laid out [batch, beam * W] (beam-major)."""
+
+    log_probs: tf.Tensor  # [batch, beam * W] log P of hypothesis + token, -inf from dead beams
+    tokens: tf.Tensor  # [batch, beam * W]
+    width: tf.Tensor  # W
+    live: tf.Tensor  # [batch * beam] bool: the rows that were run
+    rows: tf.Tensor  # [R] their flat indices n*B + b, ascending
+    state: Any  # nest of [R, ...]: each run row's new state
+    attention: tf.Tensor  # [R, source]
+
+
+def _expand(search: _Search, prev: tf.Tensor, state: Any, alive: tf.Tensor) -> _Candidates:
+    """One decoder step of the alive hypotheses and each one's B best next tokens: a beam's
+    B best continuations hold all it can contribute to its sentence's B best."""
+    # Only the alive hypotheses are run: at the start, once the beam shrinks and after a
+    # sentence is done, most rows would be wasted work.
+    live = tf.reshape(alive > NEG_INF, [-1])  # [batch * beam]
+    rows = tf.cast(tf.where(live)[:, 0], tf.int32)  # [R]
+    logits, new_state, weights = search.step_fn(
+        tf.gather(prev, rows),
+        _gather(state, rows),
+        search.memory,
+        search.memory_mask,
+        rows // search.beams,  # [R] each row's sentence
+    )
+    log_probs, ids = _best_tokens(logits, search.beams)  # [R, W]
+    width = tf.shape(ids)[1]
+    # Back onto the full grid, [R, W] -> [batch * beam, W] -> [batch, beam * W].
+    grid = [search.batch * search.beams, width]
+    log_probs = tf.reshape(tf.scatter_nd(rows[:, None], log_probs, grid), [search.batch, -1])
+    ids = tf.reshape(tf.scatter_nd(rows[:, None], ids, grid), [search.batch, -1])
+    total = tf.repeat(alive, width, axis=1) + log_probs  # -inf from dead beams
+    return _Candidates(total, ids, width, live, rows, _same_nesting(state, new_state), weights)
+
+
+def _select(search: _Search, candidates: _Candidates) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Each sentence's B best candidates by raw log P: their log P, token and parent beam,
+    [batch, beam] each, best first."""
+    top, index = tf.math.top_k(candidates.log_probs, k=search.beams)  # index in [0, beam * W)
+    token = tf.gather(candidates.tokens, index, batch_dims=1)
+    return top, token, index // candidates.width
+
+
+def _reorder(search: _Search, candidates: _Candidates, parent: tf.Tensor) -> tuple[Any, tf.Tensor]:
+    """The new state [batch * beam, ...] and attention [batch, beam, source] of the chosen
+    candidates, read from the rows of their parents."""
+    # Where each beam's row sits among the R rows that were run, [batch * beam] -> [0, R)
+    # (any row for a candidate from a dead beam: it is -inf and never used).
+    position = tf.minimum(
+        tf.cumsum(tf.cast(candidates.live, tf.int32), exclusive=True),
+        tf.size(candidates.rows) - 1,
+    )
+    parent_rows = tf.reshape(parent + search.offsets, [-1])  # [batch * beam] n*B + parent
+    source = tf.gather(position, parent_rows)  # [batch * beam] in [0, R)
+    state = _gather(candidates.state, source)
+    attention = tf.gather(candidates.attention, source)  # [batch * beam, source]
+    return state, tf.reshape(attention, [search.batch, search.beams, -1])
+
+
+def _collect_finished(
+    search: _Search, length: tf.Tensor, top: tf.Tensor, token: tf.Tensor, finished: _Finished
+) -> tuple[tf.Tensor, _Finished]:
+    """The chosen candidates [batch, beam] that end in EOS or reach their sentence's limit
+    (at ``length`` tokens) move to the finished set; the rest are the alive log P."""
+    # The beam is as wide as the sentence's unfinished share of B.
+    kept = (search.rank < search.beams - finished.count[:, None]) & (top > NEG_INF)
+    ended = tf.equal(token, EOS_ID)
+    finished = _add_finished(finished, kept & ended, top, length, search.penalty)
+    alive = tf.where(kept & ~ended, top, NEG_INF)
+    # Hypotheses at their sentence's length limit are finished as they are.
+    at_limit = (length >= search.limits)[:, None] & (alive > NEG_INF)
+    finished = _add_finished(finished, at_limit, alive, length, search.penalty)
+    return tf.where(at_limit, NEG_INF, alive), finished
+
+
+def _stop_hopeless(search: _Search, alive: tf.Tensor, finished: _Finished) -> tf.Tensor:
+    """``alive`` [batch, beam] with the sentences done whose alive hypotheses can no longer
+    reach the n-best (the bound of the module docstring)."""
+    best_reachable = tf.reduce_max(alive, axis=1) / search.penalty(search.limits)  # [batch]
+    nth_finished = tf.math.top_k(finished.scores, k=search.n_best).values[:, -1]  # [batch]
+    return tf.where((nth_finished >= best_reachable)[:, None], NEG_INF, alive)
+
+
+def _backtrack(
+    tokens: tf.TensorArray,
+    parents: tf.TensorArray,
+    attention: tf.TensorArray,
+    finished: _Finished,
+    n_best: int | tf.Tensor,
+) -> dict[str, tf.Tensor]:
+    """The n-best finished hypotheses spelled out, from each one's last candidate back to the
+    first step through the recorded parents, once at the end."""
+    scores, best = tf.math.top_k(finished.scores, k=n_best)  # [batch, n_best]
+    lengths = tf.gather(finished.lengths, best, batch_dims=1)  # [batch, n_best]
+    longest = tf.reduce_max(lengths)
+    tokens, parents = tokens.stack()[:longest], parents.stack()[:longest]  # [T, batch, beam]
+
     def back(t, rank, path):
         t -= 1
         path = path.write(t, rank)
@@ -378,10 +468,10 @@ def beam_search(
             tf.TensorArray(tf.int32, size=longest),
         ),
     )
-    path = path.stack()  # (T, N, n_best) candidate ranks
-    inside = tf.range(longest)[:, None, None] < lengths[None]
+    path = path.stack()  # [T, batch, n_best] candidate ranks
+    inside = tf.range(longest)[:, None, None] < lengths[None]  # [T, batch, n_best]
     tokens = tf.where(inside, tf.gather(tokens, path, batch_dims=2), PAD_ID)
-    attention = tf.gather(attention.stack()[:longest], path, batch_dims=2)
+    attention = tf.gather(attention.stack()[:longest], path, batch_dims=2)  # [T, batch, n_best, S]
     attention = tf.where(inside[..., None], attention, 0.0)
     return {
         "tokens": tf.transpose(tokens, [1, 2, 0]),
@@ -417,31 +507,3 @@ def score_targets(
         (tf.constant(0), state, tf.zeros([batch])),
     )
     return total
-
-
-def decoder(
-    encode_fn: EncodeFn,
-    step_fn: StepFn,
-    *,
-    beam_size: int = 5,
-    alpha: float = 0.0,
-    length_penalty: LengthPenalty = "seed",
-    n_best: int = 1,
-    max_len_scale: float = 2.0,
-    max_len_offset: int = 10,
-) -> tf.types.experimental.PolymorphicFunction:
-    """A ``tf.function`` (source_ids (None, None) int32) -> beam search output, traced once.
-
-    Each sentence may produce ``max_len_scale * source_length + max_len_offset`` tokens,
-    counting its real (non-PAD) source tokens so padding does not change the result.
-    """
-
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])
-    def decode(source_ids: tf.Tensor) -> dict[str, tf.Tensor]:
-        lengths = tf.reduce_sum(tf.cast(tf.not_equal(source_ids, PAD_ID), tf.float32), axis=1)
-        max_len = tf.cast(tf.math.ceil(max_len_scale * lengths), tf.int32) + max_len_offset
-        return beam_search(
-            encode_fn, step_fn, source_ids, beam_size, alpha, max_len, length_penalty, n_best
-        )
-
-    return decode

@@ -121,11 +121,11 @@ def run_ours(paths: Paths, config: TranslateConfig, seconds: float) -> dict[str,
 
 
 def run_reference(paths: Paths, config: TranslateConfig, seconds: float) -> dict[str, Any]:
-    from pipeline.translate.reference import Reference, padded_pairs
+    from pipeline.translate.tutorial_baseline import TutorialBaseline, padded_pairs
 
     source_vocab, target_vocab, train, dev = _inputs(paths, config)
     tf.keras.utils.set_random_seed(config.seed)
-    model = Reference(config, source_vocab, target_vocab)
+    model = TutorialBaseline(config, source_vocab, target_vocab)
     batches = (
         padded_pairs(train, config.max_len)
         .cache()

@@ -15,12 +15,12 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-from pipeline.text import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer, Vocabulary
+from pipeline.text import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer, Vocabulary, token_counts
 from pipeline.text.subwords import Subwords
 
 MAX_SOURCE_TOKENS = 100  # words
 MAX_SOURCE_PIECES = 160  # subwords: about as much text
-# Output length limit per sentence, as beam.decoder's defaults: 2 * source length + 10.
+# Output length limit per sentence (max_target_len): 2 * source length + 10.
 MAX_LEN_SCALE = 2.0
 MAX_LEN_OFFSET = 10
 
@@ -65,8 +65,10 @@ class TextEncoder(tf.Module):
 
 
 def max_target_len(source_ids: tf.Tensor) -> tf.Tensor:
-    """(N,) int32 output length limits from the real (non-PAD) source lengths."""
-    lengths = tf.reduce_sum(tf.cast(tf.not_equal(source_ids, PAD_ID), tf.float32), axis=1)
+    """(N,) int32 output length limits from the real (non-PAD) source lengths: the one rule of
+    every decoder (BLEU, error analysis, the SavedModel), so a sentence decodes the same
+    alone and in any batch, and the same in the report as in the artifact."""
+    lengths = tf.cast(token_counts(source_ids), tf.float32)
     return tf.cast(tf.math.ceil(MAX_LEN_SCALE * lengths), tf.int32) + MAX_LEN_OFFSET
 
 

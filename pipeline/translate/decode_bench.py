@@ -6,37 +6,27 @@ more than one of B rows. This measures the gain on real batches for the report.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import tensorflow as tf
 
-from pipeline.text import PAD_ID
+from pipeline.text import token_counts
+from pipeline.timing import best_time
 
 
 def _sentences(batch: tf.Tensor) -> list[tf.Tensor]:
     """Each row of a right-padded batch alone, as a (1, length) batch without its padding."""
-    lengths = tf.reduce_sum(tf.cast(tf.not_equal(batch, PAD_ID), tf.int32), axis=1).numpy()
+    lengths = token_counts(batch).numpy()
     return [batch[i : i + 1, : max(int(n), 1)] for i, n in enumerate(lengths)]
-
-
-def _best_seconds(run: Callable[[], None], repeats: int) -> float:
-    """The fastest of ``repeats`` runs: the one least disturbed by other work (timeit's rule)."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def bench_batching(
     decode: Callable[[tf.Tensor], Any], batches: Sequence[tf.Tensor], repeats: int = 3
 ) -> dict[str, float]:
-    """Seconds for ``decode`` (e.g. a ``beam.decoder``) over ``batches`` as they are and
-    sentence by sentence, each the best of ``repeats`` passes after one untimed pass (which
-    pays for tracing and warms the caches of both ways alike)."""
+    """Seconds for ``decode`` (a :func:`decoding.decode_function`) over ``batches`` as they
+    are and sentence by sentence, each the best of ``repeats`` passes after one untimed pass
+    (which pays for tracing and warms the caches of both ways alike)."""
     singles = [sentence for batch in batches for sentence in _sentences(batch)]
 
     def batched() -> None:
@@ -49,8 +39,8 @@ def bench_batching(
 
     batched()
     one_by_one()
-    batched_s = _best_seconds(batched, repeats)
-    alone_s = _best_seconds(one_by_one, repeats)
+    batched_s, _ = best_time(batched, repeats)
+    alone_s, _ = best_time(one_by_one, repeats)
     return {
         "sentences": len(singles),
         "batches": len(batches),

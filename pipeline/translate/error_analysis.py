@@ -26,19 +26,16 @@ from pipeline import artifacts
 from pipeline.config import Paths
 from pipeline.io import write_report
 from pipeline.stage import new_parser, run_stage
-from pipeline.text import PAD_ID
+from pipeline.text import PAD_ID, token_counts
 from pipeline.translate.beam import length_penalty_fn, score_targets
 from pipeline.translate.codec import Encoded
-from pipeline.translate.evaluate import (
+from pipeline.translate.decoding import (
     TEST_SETS,
     Setting,
     add_args,
-    decode_function,
-    length_sorted_batches,
     load_setup,
     pad_rows,
-    run_decoding,
-    to_text,
+    translate_all,
 )
 from pipeline.translate.model import Translator
 
@@ -63,7 +60,7 @@ def classify(
 
 def _trimmed(ids: tf.Tensor) -> tf.Tensor:
     """Without the columns that are padding in every row (rows were padded to the longest)."""
-    longest = tf.reduce_max(tf.reduce_sum(tf.cast(tf.not_equal(ids, PAD_ID), tf.int32), 1))
+    longest = tf.reduce_max(token_counts(ids))
     return ids[:, : max(int(longest), 1)]
 
 
@@ -99,8 +96,7 @@ def analyse(
     hyp_raw = score_all(model, source_ids, hyp_ids)
 
     def normalized(raw: np.ndarray, ids: tf.Tensor) -> np.ndarray:
-        lengths = tf.reduce_sum(tf.cast(ids != PAD_ID, tf.int32), axis=1)
-        return raw / penalty(tf.maximum(lengths, 1)).numpy()
+        return raw / penalty(tf.maximum(token_counts(ids), 1)).numpy()
 
     ref_norm = normalized(ref_raw, ref_ids)
     hyp_norm = normalized(hyp_raw, hyp_ids)
@@ -192,9 +188,7 @@ def command(args: argparse.Namespace, paths: Paths, _: None) -> str:
     sets = {}
     for name, test in setup.tests.items():
         source = setup.sources[name]
-        batches, order = length_sorted_batches(source.ids, setting.beam_size)
-        decoded = run_decoding(decode_function(setup.model, setting), batches, order)
-        texts = to_text(decoded.tokens, setup.codec, decoded.attention, source.tokens)
+        decoded, texts = translate_all(setup.model, setup.codec, source, setting)
         sets[name] = analyse(
             setup.model, setup.codec.encode_target, source.ids, test.sources, test.references,
             decoded.tokens, texts, setting,

@@ -5,10 +5,12 @@ teacher-forced training pass (:meth:`Translator.teacher_forced`) runs the very s
 recurrence (:meth:`Translator._recur`) over time in a graph loop (``tf.scan``). Three things
 are hoisted out of the loop because they do not depend on the recurrence:
 
-* the input-side projection of the target embeddings (one matmul for all time steps);
+* the target embeddings' share of the gate pre-activations (``input_gates``, one matmul for
+  all time steps);
 * the context's linear maps: the cell's context kernel and the deep output's context columns
   act on c_t = sum_t' a_{t,t'} h_t', so they are applied to the encoder states h_t' once per
-  sentence (``Memory.projected``) and a step only mixes those with its attention weights:
+  sentence (``Memory.mapped_values``) and a step only mixes those with its attention weights
+  (``mapped_context``):
   S x (gates x H + E) multiply-adds per row instead of 2H x (gates x H + E);
 * the output layer: the loop only collects s_t and the attention weights, and the deep
   output and vocabulary projection run once over the non-padded positions, the bulk of the
@@ -16,7 +18,7 @@ are hoisted out of the loop because they do not depend on the recurrence:
 
 Training applies dropout to c_t itself before the deep output, so it rebuilds c_t from the
 collected weights after the loop (one batched matmul); :meth:`decode_step` (no dropout)
-reads the deep output's share of the projected memory instead.
+reads the deep output's share of ``mapped_context`` instead.
 
 Decoder (Bahdanau et al. 2015, with the query the previous state s_{t-1}):
   c_t = attention(s_{t-1}, encoder states),  s_t = cell([emb(y_{t-1}); c_t], s_{t-1}),
@@ -42,7 +44,7 @@ class Memory(NamedTuple):
 
     values: tf.Tensor  # (N, S, 2H) the encoder states
     keys: tf.Tensor  # (N, S, A) W2 values, the attention's source side
-    projected: tf.Tensor  # (N, S, gates*H + E) the states through the context's linear maps
+    mapped_values: tf.Tensor  # (N, S, gates*H + E) the states through the context's linear maps
 
 
 def decoder_kind(cell: str) -> str:
@@ -151,10 +153,11 @@ class Translator(keras.Model):
         final = tf.concat([forward_last, backward_first], axis=-1)
         states = tuple(layer(final) for layer in self.bridge)
         state = states[0] if self.decoder_kind == "gru" else states
-        context_maps = tf.concat([self.context_kernel, self._deep_kernels()[1]], axis=1)
+        context_kernels = tf.concat([self.context_kernel, self._deep_kernels()[1]], axis=1)
         # tensordot, as for every (N, S, D) x (D, K) product here: a rank-3 tf.matmul runs as a
         # broadcast batch matmul whose kernel gradient is 14x slower on a CPU.
-        memory = Memory(values, self.attention.keys(values), tf.tensordot(values, context_maps, 1))
+        mapped_values = tf.tensordot(values, context_kernels, 1)
+        memory = Memory(values, self.attention.keys(values), mapped_values)
         return memory, mask, state
 
     # --- the decoder step, shared by training and decoding --------------------------------
@@ -165,28 +168,30 @@ class Translator(keras.Model):
         return kernel[: self.units], kernel[self.units : 3 * self.units], kernel[3 * self.units :]
 
     def _embed_targets(self, tokens: tf.Tensor, training: bool) -> tuple[tf.Tensor, tf.Tensor]:
-        """Embeddings of the previous tokens and their input-side projection into the cell."""
+        """Embeddings of the previous tokens and their share of the cell's gate
+        pre-activations (the input kernel and bias applied)."""
         embedded = self.dropout(self.target_embedding(tokens), training=training)
         return embedded, tf.tensordot(embedded, self.input_kernel, 1) + self.input_bias
 
     def _recur(
         self,
-        projected_input: tf.Tensor,
+        input_gates: tf.Tensor,
         state: State,
         memory: Memory,
         memory_mask: tf.Tensor,
         sentence: tf.Tensor | None = None,
     ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, State]:
-        """One step of the recurrence: (s_t, the projected context, attention weights, new
-        state). Row r reads sentence ``sentence[r]`` of ``memory`` (row r if None)."""
+        """One step of the recurrence: (s_t, the mapped context (R, gates*H + E), attention
+        weights, new state). Row r reads sentence ``sentence[r]`` of ``memory`` (row r if
+        None)."""
         keys, mask = memory.keys, memory_mask
         if sentence is not None:
             keys, mask = tf.gather(keys, sentence), tf.gather(mask, sentence)
         previous = state if self.decoder_kind == "gru" else state[0]
         weights = self.attention.weights_for(previous, keys, mask)
-        projected_context = mix_per_sentence(weights, memory.projected, sentence)
+        mapped_context = mix_per_sentence(weights, memory.mapped_values, sentence)
         gates = self.context_kernel.shape[1]
-        inputs = projected_input + projected_context[:, :gates]
+        inputs = input_gates + mapped_context[:, :gates]
         recurrent = tf.matmul(previous, self.recurrent_kernel) + self.recurrent_bias
         if self.decoder_kind == "gru":  # Keras' reset_after GRU (the cuDNN variant)
             x_z, x_r, x_h = tf.split(inputs, 3, axis=-1)
@@ -195,11 +200,11 @@ class Translator(keras.Model):
             r = tf.sigmoid(x_r + h_r)
             candidate = tf.tanh(x_h + r * h_h)
             output = z * previous + (1.0 - z) * candidate
-            return output, projected_context, weights, output
+            return output, mapped_context, weights, output
         i, f, g, o = tf.split(inputs + recurrent, 4, axis=-1)
         cell = tf.sigmoid(f + 1.0) * state[1] + tf.sigmoid(i) * tf.tanh(g)  # forget bias 1
         output = tf.sigmoid(o) * tf.tanh(cell)
-        return output, projected_context, weights, (output, cell)
+        return output, mapped_context, weights, (output, cell)
 
     def _logits(
         self, output: tf.Tensor, context: tf.Tensor, embedded: tf.Tensor, training: bool
@@ -220,19 +225,19 @@ class Translator(keras.Model):
 
         ``memory`` and ``memory_mask`` hold N sentences; row r belongs to sentence
         ``sentence[r]`` (nondecreasing, as beam search groups hypotheses), or to sentence r if
-        None. Inference only: the deep output reads the projected context, without dropout.
+        None. Inference only: the deep output reads the mapped context, without dropout.
         """
-        embedded, projected = self._embed_targets(
+        embedded, input_gates = self._embed_targets(
             tf.convert_to_tensor(prev_tokens, tf.int32), training=False
         )
-        output, projected_context, weights, state = self._recur(
-            projected, state, memory, memory_mask, sentence
+        output, mapped_context, weights, state = self._recur(
+            input_gates, state, memory, memory_mask, sentence
         )
         from_output, _, from_embedding = self._deep_kernels()
         gates = self.context_kernel.shape[1]
         deep = (
             tf.matmul(output, from_output)
-            + projected_context[:, gates:]
+            + mapped_context[:, gates:]
             + tf.matmul(embedded, from_embedding)
             + self.deep_output.bias
         )
@@ -253,7 +258,7 @@ class Translator(keras.Model):
         Returns the output-layer inputs: s_t (N, T, H), c_t (N, T, 2H) and emb(y_{t-1})
         (N, T, E) before dropout, and the attention weights (N, T, S).
         """
-        embedded, projected = self._embed_targets(target_in, training)
+        embedded, input_gates = self._embed_targets(target_in, training)
         batch = tf.shape(target_in)[0]
         initial = (
             state,
@@ -261,11 +266,12 @@ class Translator(keras.Model):
             tf.zeros([batch, tf.shape(memory_mask)[1]]),
         )
 
-        def step(carry: tuple, projected_t: tf.Tensor) -> tuple:
-            output, _, weights, new_state = self._recur(projected_t, carry[0], memory, memory_mask)
+        def step(carry: tuple, gates_t: tf.Tensor) -> tuple:
+            output, _, weights, new_state = self._recur(gates_t, carry[0], memory, memory_mask)
             return new_state, output, weights
 
-        _, outputs, weights = tf.scan(step, tf.transpose(projected, [1, 0, 2]), initializer=initial)
+        per_step = tf.transpose(input_gates, [1, 0, 2])  # (T, N, gates*H)
+        _, outputs, weights = tf.scan(step, per_step, initializer=initial)
         outputs = tf.transpose(outputs, [1, 0, 2])
         weights = tf.transpose(weights, [1, 0, 2])
         return outputs, tf.matmul(weights, memory.values), embedded, weights

@@ -60,7 +60,7 @@ def translate_lines(
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.translate.translate", description=__doc__.split("\n")[0]
+        prog="python -m pipeline.translate", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="SavedModel folder")
     parser.add_argument(

@@ -1,13 +1,14 @@
 """A straightforward Keras baseline in the style of TensorFlow's "NMT with attention" tutorial.
 
-Only the benchmark uses it (``pipeline.translate.bench``). It follows the tutorial's code:
-an ``Encoder`` model (embedding + ``keras.layers.GRU``, here bidirectional to match our
-model's size), the tutorial's ``BahdanauAttention`` layer (``Dense`` W1, W2, V), a ``Decoder``
-model called once per target position, and a ``tf.function`` train step whose Python loop
-over the target positions is unrolled into the graph. As in the tutorial, every sentence is
-padded to the longest allowed length (``max_len``) so the step traces once, the loss is
-masked, and attention runs over the padding too. Sizes (embedding, units, attention units)
-and the optimizer (Adam with global-norm clipping) are the same as our model's.
+Only ``make bench-translate`` (``pipeline.translate.bench``) uses it. It follows the
+tutorial's code: an ``Encoder`` model (embedding + ``keras.layers.GRU``, here bidirectional
+to match our model's size), the tutorial's ``BahdanauAttention`` layer (``Dense`` W1, W2,
+V), a ``Decoder`` model called once per target position, and a ``tf.function`` train step
+whose Python loop over the target positions is unrolled into the graph. As in the tutorial,
+every sentence is padded to the longest allowed length (``max_len``) so the step traces
+once, the loss is masked, and attention runs over the padding too. Sizes (embedding, units,
+attention units) and the optimizer (Adam with global-norm clipping) are the same as our
+model's.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def loss_function(real: tf.Tensor, pred: tf.Tensor) -> tuple[tf.Tensor, tf.Tenso
     return tf.reduce_sum(loss_object(real, pred) * mask), tf.reduce_sum(mask)
 
 
-class Reference:
+class TutorialBaseline:
     """The tutorial's encoder, decoder, optimizer and train step, sized from ``config``."""
 
     def __init__(self, config: TranslateConfig, source_vocab: int, target_vocab: int) -> None:
