@@ -25,7 +25,7 @@ from pipeline.sentiment.training import (
 log = logging.getLogger("pipeline.sentiment")
 
 
-def summary(
+def result_row(
     folds: list[float], epochs: list[int], trainable: bool, seconds: float
 ) -> dict[str, Any]:
     """A result row: the fold accuracies with their mean and standard deviation."""
@@ -77,10 +77,10 @@ def cross_validate(
         log.debug("%s fold %d: accuracy %.4f after %d epochs", name, fold, folds[-1], epochs[-1])
         keras.backend.clear_session()
     seconds = time.perf_counter() - start
-    results = {name: summary(folds, epochs, trainable, seconds)}
+    results = {name: result_row(folds, epochs, trainable, seconds)}
     if partner is not None:
         results[ensemble_name(name)] = {
-            **summary(voted, epochs, trainable, seconds),
+            **result_row(voted, epochs, trainable, seconds),
             "neural_weight": weights,
         }
     for row, result in results.items():
