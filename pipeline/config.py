@@ -6,9 +6,6 @@ finishes in minutes, ``full`` is for bigger machines. A stage's flags override i
 
 from __future__ import annotations
 
-import argparse
-import logging
-import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -256,60 +253,6 @@ PRESETS: dict[str, Preset] = {
         ),
     ),
 }
-
-
-def add_common_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--preset",
-        choices=sorted(PRESETS),
-        default="default",
-        help="size preset (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--data-dir", type=Path, default=Paths.data, help="data root (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--reports-dir",
-        type=Path,
-        default=Paths.reports,
-        help="reports folder (default: %(default)s)",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-
-
-def add_output_args(parser: argparse.ArgumentParser) -> None:
-    """The output-location flags every training stage takes, beside ``add_common_args``'."""
-    parser.add_argument(
-        "--runs-dir",
-        type=Path,
-        default=Paths.runs,
-        help="checkpoints and TensorBoard logs (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--saved-models-dir",
-        type=Path,
-        default=Paths.saved_models,
-        help="exported SavedModels (default: %(default)s)",
-    )
-
-
-def paths_from_args(args: argparse.Namespace) -> Paths:
-    """Paths from the common flags, and from ``add_output_args``' where the stage has them."""
-    return Paths(
-        data=args.data_dir,
-        reports=args.reports_dir,
-        saved_models=getattr(args, "saved_models_dir", None) or Paths.saved_models,
-        runs=getattr(args, "runs_dir", None) or Paths.runs,
-    )
-
-
-def setup_logging(verbose: bool = False) -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname).1s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
 
 
 def override(config: T, **values: Any) -> T:

@@ -12,6 +12,7 @@ import functools
 import inspect
 import io
 import logging
+import os
 import textwrap
 import tokenize
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -19,15 +20,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
-from pipeline.config import (
-    PRESETS,
-    Paths,
-    add_common_args,
-    add_output_args,
-    override,
-    paths_from_args,
-    setup_logging,
-)
+from pipeline.config import PRESETS, Paths, override
 from pipeline.io import check_writable
 
 # Comments addressed to tools, not to the field's reader.
@@ -37,6 +30,60 @@ EXPECTED: Mapping[type[Exception], int] = {FileNotFoundError: 1, ValueError: 1}
 
 # A stage's work: (parsed flags, output locations, preset config or None) -> text to print.
 Work = Callable[[argparse.Namespace, Paths, Any], str | None]
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="default",
+        help="size preset (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, default=Paths.data, help="data root (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--reports-dir",
+        type=Path,
+        default=Paths.reports,
+        help="reports folder (default: %(default)s)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
+def add_output_args(parser: argparse.ArgumentParser) -> None:
+    """The output-location flags every training stage takes, beside ``add_common_args``'."""
+    parser.add_argument(
+        "--runs-dir",
+        type=Path,
+        default=Paths.runs,
+        help="checkpoints and TensorBoard logs (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--saved-models-dir",
+        type=Path,
+        default=Paths.saved_models,
+        help="exported SavedModels (default: %(default)s)",
+    )
+
+
+def paths_from_args(args: argparse.Namespace) -> Paths:
+    """Paths from the common flags, and from ``add_output_args``' where the stage has them."""
+    return Paths(
+        data=args.data_dir,
+        reports=args.reports_dir,
+        saved_models=getattr(args, "saved_models_dir", None) or Paths.saved_models,
+        runs=getattr(args, "runs_dir", None) or Paths.runs,
+    )
+
+
+def setup_logging(verbose: bool = False) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname).1s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
 
 
 @functools.cache

@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.config import EmbeddingsConfig, Paths, setup_logging
+from pipeline.config import EmbeddingsConfig, Paths
 from pipeline.embeddings.corpus import load
 from pipeline.embeddings.evaluate import evaluate_all, load_eval_sets
 from pipeline.embeddings.keyed_vectors import KeyedVectors
 from pipeline.io import write_report
-from pipeline.stage import run_stage, stage_parser
+from pipeline.stage import run_stage, setup_logging, stage_parser
 
 log = logging.getLogger("pipeline.embeddings.bench")
 

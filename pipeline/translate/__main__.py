@@ -22,8 +22,9 @@ import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the SentencePiece ops the SavedModel uses)
 
 from pipeline.artifacts import TRANSLATOR, saved_model
-from pipeline.config import Paths, setup_logging
+from pipeline.config import Paths
 from pipeline.io import decode_lines, stdin_lines
+from pipeline.stage import setup_logging
 from pipeline.translate.heatmap import plot_attention
 
 log = logging.getLogger(__name__)

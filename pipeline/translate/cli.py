@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 from pipeline import artifacts
-from pipeline.config import PRESETS, Paths, add_common_args, override, paths_from_args
+from pipeline.config import PRESETS, Paths, override
+from pipeline.stage import add_common_args, paths_from_args
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:

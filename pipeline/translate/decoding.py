@@ -20,8 +20,9 @@ import numpy as np
 import tensorflow as tf
 
 from pipeline.artifacts import TFDS_SPLIT
-from pipeline.config import PRESETS, Paths, TranslateConfig, paths_from_args
+from pipeline.config import PRESETS, Paths, TranslateConfig
 from pipeline.data.load import load
+from pipeline.stage import paths_from_args
 from pipeline.text import PAD_ID, token_counts
 from pipeline.translate.beam import LengthPenalty, beam_search, greedy_decode
 from pipeline.translate.cli import add_model_args, model_dir_from_args
