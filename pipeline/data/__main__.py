@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import stamps
-from pipeline.artifacts import manifest as stage_manifest
+from pipeline.artifacts import manifest as stage_manifest  # `artifacts` are the fetched files
+from pipeline.artifacts import report as report_path
 from pipeline.config import DataConfig, Paths
 from pipeline.data import build, tfds_builders
 from pipeline.data.registry import (
@@ -185,7 +186,7 @@ def run(
     }
     report["tfds"] = build_tfds(paths)
     report["seconds"] = round(time.time() - start, 1)
-    write_json(paths.reports / "data.json", report)
+    write_json(report_path(paths, "data"), report)
     _finish(paths, fp, report)
     return report
 

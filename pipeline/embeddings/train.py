@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.artifacts import embedding_dir, vectors_root
+from pipeline.artifacts import embedding_dir, report, vectors_root
 from pipeline.config import EmbeddingsConfig, Paths
 from pipeline.embeddings import cooccurrence, glove, word2vec
 from pipeline.embeddings.corpus import Corpus, load
@@ -95,7 +95,7 @@ def run(
         vectors, stats = TRAINERS[name](corpus, config, paths.runs / name / run_id)
         KeyedVectors(corpus.words, vectors).save(embedding_dir(paths, name, vectors_dir))
         reports[name] = {"config": asdict(config), **stats}
-        write_json(paths.reports / f"train_{name}.json", reports[name])
+        write_json(report(paths, f"train_{name}"), reports[name])
         log.info("%s: %s", name, {k: v for k, v in stats.items() if k != "epochs"})
     return reports
 
