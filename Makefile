@@ -20,6 +20,18 @@
 #   make bleu        greedy vs beam search on the test split -> reports/bleu.*
 #   make error-analysis    search errors vs model errors -> reports/error_analysis.*
 #   make all         the whole pipeline on the embedded default data
+#
+# Your own data (README "Your own data"): RUN=name puts every artifact of the targets above
+# under user/name/ in data/processed, reports, saved_models and runs, so the default pipeline's
+# are never touched, and `make ... RUN=name` is incremental like the default. The files:
+#   CORPUS="a.txt b.txt.gz"   text, a sentence or paragraph per line (lm, lm-char, sample,
+#                             train-embeddings, eval-embeddings)
+#   LABELED=reviews.tsv       text and label columns, TSV or CSV; TEST=test.tsv optional
+#                             (sentiment, classify)
+#   PAIRS=train.tsv, or SOURCE=train.xx TARGET=train.yy   parallel text; DEV= and TEST=
+#                             optional, in the same form (train-translate, export-translator,
+#                             translate, bleu, error-analysis)
+# RUN defaults to the first file's name without its extensions.
 #   make test        lint + the test suite (what CI runs)
 #
 # TEXT reaches the program byte for byte: make does not expand it and the shell does not parse
@@ -36,13 +48,21 @@ PRESET      ?= default
 STAGE_ARGS  ?=
 SAMPLE_ARGS ?= --num 5 --temperature 0.8
 TRANSLATE_ARGS ?=
+DATA_ARGS   ?=
 # $(value) is the text as given: recipes never expand it, and an exported variable given on the
 # command line would otherwise be expanded (a $(shell ...) in it run) for every recipe.
 override STAGE_ARGS     := $(value STAGE_ARGS)
 override SAMPLE_ARGS    := $(value SAMPLE_ARGS)
 override TRANSLATE_ARGS := $(value TRANSLATE_ARGS)
+override DATA_ARGS      := $(value DATA_ARGS)
 override TEXT           := $(value TEXT)
 export TEXT
+
+RUN ?= $(basename $(basename $(notdir $(firstword $(CORPUS) $(LABELED) $(PAIRS) $(SOURCE)))))
+ifneq ($(RUN),)
+USER_DIR := user/$(RUN)/
+RUN_ARGS := --run $(RUN)
+endif
 
 SETUP_STAMP    := $(VENV)/.installed
 DATA_MANIFEST  := data/processed/data_manifest.json
@@ -51,18 +71,30 @@ TOKENIZE_MANIFEST := data/processed/tokenize_manifest.json
 TOKENIZE_STAMP := data/processed/tokenize.stamp
 DATA_LISTING   := data/processed/data_outputs.mk
 TOKENIZE_LISTING := data/processed/tokenize_outputs.mk
-LM_MODEL       := saved_models/lm/1/saved_model.pb
-LM_CHAR_MODEL  := saved_models/lm_char/1/saved_model.pb
-W2V_VECTORS    := data/processed/embeddings/word2vec/vectors.npy
-GLOVE_VECTORS  := data/processed/embeddings/glove/vectors.npy
-EMB_REPORT     := reports/embeddings.json
-EMB_MODEL      := saved_models/embeddings/1/saved_model.pb
-SENT_MODEL     := saved_models/sentiment/1/saved_model.pb  # written just before SENT_REPORT
-SENT_REPORT    := reports/sentiment.json
-TR_MODEL       := reports/train_translate.json  # written once runs/translate/de-en/best is
-TR_SAVED       := saved_models/translator/1/saved_model.pb
-BLEU_REPORT    := reports/bleu.json
-ERRORS_REPORT  := reports/error_analysis.json
+LM_MODEL       := saved_models/$(USER_DIR)lm/1/saved_model.pb
+LM_CHAR_MODEL  := saved_models/$(USER_DIR)lm_char/1/saved_model.pb
+W2V_VECTORS    := data/processed/$(USER_DIR)embeddings/word2vec/vectors.npy
+GLOVE_VECTORS  := data/processed/$(USER_DIR)embeddings/glove/vectors.npy
+EMB_REPORT     := reports/$(USER_DIR)embeddings.json
+EMB_MODEL      := saved_models/$(USER_DIR)embeddings/1/saved_model.pb
+SENT_MODEL     := saved_models/$(USER_DIR)sentiment/1/saved_model.pb  # written just before SENT_REPORT
+SENT_REPORT    := reports/$(USER_DIR)sentiment.json
+TR_MODEL       := reports/$(USER_DIR)train_translate.json  # written once runs/translate/de-en/best is
+TR_SAVED       := saved_models/$(USER_DIR)translator/1/saved_model.pb
+BLEU_REPORT    := reports/$(USER_DIR)bleu.json
+ERRORS_REPORT  := reports/$(USER_DIR)error_analysis.json
+# What the training stages read: the tokenize stage's encoding of the embedded data, or the
+# named run's encoding of the user's files (pipeline/userdata; DATA_ARGS are its flags).
+USER_DATA      := data/processed/$(USER_DIR)
+ifeq ($(RUN),)
+CORPUS_INPUT   := $(TOKENIZE_STAMP)
+SENT_INPUT     := $(W2V_VECTORS) $(GLOVE_VECTORS)
+PARALLEL_INPUT := $(TOKENIZE_STAMP)
+else
+CORPUS_INPUT   := $(USER_DATA)corpus.stamp
+SENT_INPUT     := $(USER_DATA)labeled.stamp
+PARALLEL_INPUT := $(USER_DATA)parallel.stamp
+endif
 
 CORE_CODE     := pipeline/__init__.py pipeline/config.py pipeline/io.py pipeline/artifacts.py \
 	pipeline/stage.py
@@ -80,6 +112,8 @@ SENT_CODE     := $(CORE_CODE) $(EMB_CODE) $(wildcard pipeline/sentiment/*.py pip
 TR_CODE       := $(CORE_CODE) $(wildcard pipeline/rnn/*.py pipeline/text/*.py) \
 	$(addprefix pipeline/translate/,__init__.py attention.py codec.py data.py model.py saved.py schedule.py train.py) \
 	pipeline/checkpoints.py
+USERDATA_CODE := $(CORE_CODE) $(wildcard pipeline/userdata/*.py pipeline/text/*.py) pipeline/encode.py \
+	pipeline/stamps.py $(addprefix pipeline/data/,build.py clean.py tfds_builders.py)
 DECODE_CODE   := $(TR_CODE) $(wildcard pipeline/metrics/*.py) \
 	$(addprefix pipeline/translate/,beam.py cli.py decode_bench.py) pipeline/serving.py pipeline/timing.py
 
@@ -136,34 +170,52 @@ $(TOKENIZE_MANIFEST): $(DATA_STAMP) $(TOKENIZE_CODE) $(call if_missing,$(TOKENIZ
 $(TOKENIZE_STAMP): $(TOKENIZE_MANIFEST)
 	+@: $@ changes only with the outputs
 
+# A named run's data. Its rule runs whenever the files are given: the stage finds files it has
+# already built current and leaves the stamp alone. Without them the run is used as it is.
+$(USER_DATA)corpus_manifest.json: $(SETUP_STAMP) $(USERDATA_CODE) $(if $(CORPUS),FORCE)
+	$(PY) -m pipeline.userdata.corpus $(RUN_ARGS) $(DATA_ARGS) -- $(CORPUS)
+
+$(USER_DATA)labeled_manifest.json: $(SETUP_STAMP) $(USERDATA_CODE) $(if $(LABELED)$(TEST),FORCE)
+	$(PY) -m pipeline.userdata.labeled $(RUN_ARGS) $(if $(TEST),--test $(TEST)) $(DATA_ARGS) \
+	-- $(LABELED)
+
+$(USER_DATA)parallel_manifest.json: $(SETUP_STAMP) $(USERDATA_CODE) \
+	$(if $(PAIRS)$(SOURCE)$(TARGET)$(DEV)$(TEST),FORCE)
+	$(PY) -m pipeline.userdata.parallel $(RUN_ARGS) $(if $(PAIRS),--pairs $(PAIRS)) \
+	$(if $(SOURCE),--source-file $(SOURCE)) $(if $(TARGET),--target-file $(TARGET)) \
+	$(if $(DEV),--dev $(DEV)) $(if $(TEST),--test $(TEST)) $(DATA_ARGS)
+
+$(USER_DATA)%.stamp: $(USER_DATA)%_manifest.json
+	+@: $@ changes only with the outputs
+
 lm: $(LM_MODEL)
 
-$(LM_MODEL): $(TOKENIZE_STAMP) $(LM_CODE)
-	$(PY) -m pipeline.lm.train --preset $(PRESET) --level word $(STAGE_ARGS)
+$(LM_MODEL): $(CORPUS_INPUT) $(LM_CODE)
+	$(PY) -m pipeline.lm.train --preset $(PRESET) --level word $(RUN_ARGS) $(STAGE_ARGS)
 
 lm-char: $(LM_CHAR_MODEL)
 
-$(LM_CHAR_MODEL): $(TOKENIZE_STAMP) $(LM_CODE)
-	$(PY) -m pipeline.lm.train --preset $(PRESET) --level char $(STAGE_ARGS)
+$(LM_CHAR_MODEL): $(CORPUS_INPUT) $(LM_CODE)
+	$(PY) -m pipeline.lm.train --preset $(PRESET) --level char $(RUN_ARGS) $(STAGE_ARGS)
 
 sample: $(LM_MODEL)
 	$(PY) -m pipeline.lm.sample --model $(dir $(LM_MODEL)) $(SAMPLE_ARGS)
 
 train-embeddings: $(EMB_REPORT) $(EMB_MODEL)
 
-$(W2V_VECTORS): $(TOKENIZE_STAMP) $(W2V_CODE)
-	$(PY) -m pipeline.embeddings.train --preset $(PRESET) --models word2vec $(STAGE_ARGS)
+$(W2V_VECTORS): $(CORPUS_INPUT) $(W2V_CODE)
+	$(PY) -m pipeline.embeddings.train --preset $(PRESET) --models word2vec $(RUN_ARGS) $(STAGE_ARGS)
 
-$(GLOVE_VECTORS): $(TOKENIZE_STAMP) $(GLOVE_CODE)
-	$(PY) -m pipeline.embeddings.train --preset $(PRESET) --models glove $(STAGE_ARGS)
+$(GLOVE_VECTORS): $(CORPUS_INPUT) $(GLOVE_CODE)
+	$(PY) -m pipeline.embeddings.train --preset $(PRESET) --models glove $(RUN_ARGS) $(STAGE_ARGS)
 
 eval-embeddings: $(EMB_REPORT)
 
 $(EMB_REPORT): $(W2V_VECTORS) $(GLOVE_VECTORS) $(EMB_CODE) pipeline/embeddings/evaluate.py
-	$(PY) -m pipeline.embeddings.evaluate --preset $(PRESET)
+	$(PY) -m pipeline.embeddings.evaluate --preset $(PRESET) $(RUN_ARGS)
 
 $(EMB_MODEL): $(W2V_VECTORS) $(GLOVE_VECTORS) $(EMB_CODE) pipeline/embeddings/export.py
-	$(PY) -m pipeline.embeddings.export --preset $(PRESET)
+	$(PY) -m pipeline.embeddings.export --preset $(PRESET) $(RUN_ARGS)
 
 bench-embeddings: $(TOKENIZE_STAMP)
 	$(PY) -m pipeline.embeddings.bench --preset $(PRESET) $(STAGE_ARGS)
@@ -172,16 +224,16 @@ sentiment: $(SENT_REPORT)
 
 # The report is written after the export, so it is the file that says the stage finished;
 # without the exported model it is not finished.
-$(SENT_REPORT): $(W2V_VECTORS) $(GLOVE_VECTORS) $(SENT_CODE) $(call if_missing,$(SENT_MODEL))
-	$(PY) -m pipeline.sentiment.train --preset $(PRESET) $(STAGE_ARGS)
+$(SENT_REPORT): $(SENT_INPUT) $(SENT_CODE) $(call if_missing,$(SENT_MODEL))
+	$(PY) -m pipeline.sentiment.train --preset $(PRESET) $(RUN_ARGS) $(STAGE_ARGS)
 
 classify: $(SENT_REPORT)
 	$(TEXT_LINES); $(PY) -m pipeline.sentiment.classify --model $(dir $(SENT_MODEL)) -- "$$@"
 
 train-translate: $(TR_MODEL)
 
-$(TR_MODEL): $(TOKENIZE_STAMP) $(TR_CODE)
-	$(PY) -m pipeline.translate.train --preset $(PRESET) $(STAGE_ARGS)
+$(TR_MODEL): $(PARALLEL_INPUT) $(TR_CODE)
+	$(PY) -m pipeline.translate.train --preset $(PRESET) $(RUN_ARGS) $(STAGE_ARGS)
 
 bench-translate: $(TOKENIZE_STAMP)
 	$(PY) -m pipeline.translate.bench --preset $(PRESET) $(STAGE_ARGS)
@@ -189,7 +241,7 @@ bench-translate: $(TOKENIZE_STAMP)
 export-translator: $(TR_SAVED)
 
 $(TR_SAVED): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/export.py
-	$(PY) -m pipeline.translate.export --preset $(PRESET)
+	$(PY) -m pipeline.translate.export --preset $(PRESET) $(RUN_ARGS)
 
 translate: $(TR_SAVED)
 	$(TEXT_LINES); for line in "$$@"; do set -- "$$@" --text="$$line"; shift; done; \
@@ -199,13 +251,13 @@ translate: $(TR_SAVED)
 bleu: $(BLEU_REPORT)
 
 $(BLEU_REPORT): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/decoding.py pipeline/translate/bleu.py
-	$(PY) -m pipeline.translate.bleu --preset $(PRESET) $(STAGE_ARGS)
+	$(PY) -m pipeline.translate.bleu --preset $(PRESET) $(RUN_ARGS) $(STAGE_ARGS)
 
 error-analysis: $(ERRORS_REPORT)
 
 $(ERRORS_REPORT): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/decoding.py \
 	pipeline/translate/error_analysis.py
-	$(PY) -m pipeline.translate.error_analysis --preset $(PRESET) $(STAGE_ARGS)
+	$(PY) -m pipeline.translate.error_analysis --preset $(PRESET) $(RUN_ARGS) $(STAGE_ARGS)
 
 lint: $(SETUP_STAMP)
 	$(VENV)/bin/ruff check pipeline tests

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.config import Paths, TranslateConfig
+from pipeline.config import USER_RUNS, Paths, TranslateConfig
 
 # -- data/processed: what says the data and tokenize stages ran (pipeline.stamps) -------------
 
@@ -22,6 +22,21 @@ def stamp(paths: Paths, stage: str) -> Path:
 def outputs_listing(paths: Paths, stage: str) -> Path:
     """``stage``'s outputs as a make variable, included by the Makefile."""
     return paths.processed / f"{stage}_outputs.mk"
+
+
+# -- a named run's own data (pipeline.userdata), below the run's data/processed/user/<run> ----
+
+USER_KINDS = ("corpus", "labeled", "parallel")  # also the run's manifest and stamp names
+
+
+def user_input(paths: Paths, kind: str) -> Path:
+    """The user's ``kind`` files, normalized to TSV: the folder its TFDS builder reads."""
+    return paths.processed / "input" / kind
+
+
+def user_datasets(paths: Paths, kind: str) -> Path:
+    """The ``data_dir`` of the run's ``kind`` TFDS dataset (the built-in ones stay shared)."""
+    return paths.tfds / USER_RUNS / paths.run / kind
 
 
 # -- the tokenize stage's outputs (pipeline.encode), relative to data/processed ---------------

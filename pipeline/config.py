@@ -6,6 +6,7 @@ finishes in minutes, ``full`` is for bigger machines. A stage's flags override i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,14 +14,39 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+USER_RUNS = "user"  # the folder of the named runs under each artifact root
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def check_run_name(name: str) -> str:
+    """A run's name becomes a folder name in four places, so it is kept to a portable one."""
+    if not RUN_NAME.fullmatch(name):
+        raise ValueError(
+            f"{name!r} is not a usable run name: use 1-64 letters, digits, '_', '-' or '.', "
+            "starting with a letter or digit (RUN=my-reviews)."
+        )
+    return name
+
+
 @dataclass(frozen=True)
 class Paths:
-    """Where artifacts live; every stage reads its inputs from here and writes below it."""
+    """Where artifacts live; every stage reads its inputs from here and writes below it.
+
+    A named run of the user's own data (``run``, see :meth:`named`) has its own folder under
+    each of these, so it never overwrites the default pipeline's artifacts; the fetched
+    sources (``raw``) and the built-in datasets (``tfds``) stay shared.
+    """
 
     data: Path = Path("data")
     reports: Path = Path("reports")
     saved_models: Path = Path("saved_models")
     runs: Path = Path("runs")  # checkpoints and TensorBoard logs of training runs
+    run: str = ""  # the named run these paths belong to ("" for the default pipeline)
+
+    def named(self, run: str) -> Paths:
+        """Run ``run``'s folders below these roots (``reports/user/<run>``, ...)."""
+        own = Path(USER_RUNS) / check_run_name(run)
+        return Paths(self.data, self.reports / own, self.saved_models / own, self.runs / own, run)
 
     @property
     def raw(self) -> Path:
@@ -28,7 +54,8 @@ class Paths:
 
     @property
     def processed(self) -> Path:
-        return self.data / "processed"
+        root = self.data / "processed"
+        return root / USER_RUNS / self.run if self.run else root
 
     @property
     def tfds(self) -> Path:

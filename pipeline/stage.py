@@ -20,7 +20,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
-from pipeline.config import PRESETS, Paths, override
+from pipeline.config import PRESETS, Paths, check_run_name, override
 from pipeline.io import check_writable
 
 # Comments addressed to tools, not to the field's reader.
@@ -48,7 +48,21 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
         default=Paths.reports,
         help="reports folder (default: %(default)s)",
     )
+    parser.add_argument(
+        "--run",
+        type=_run_name,
+        metavar="NAME",
+        help="a named run of your own data: its artifacts go to user/NAME below each folder "
+        "(default: the embedded pipeline's)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
+def _run_name(text: str) -> str:
+    try:
+        return check_run_name(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def add_output_args(parser: argparse.ArgumentParser) -> None:
@@ -69,12 +83,13 @@ def add_output_args(parser: argparse.ArgumentParser) -> None:
 
 def paths_from_args(args: argparse.Namespace) -> Paths:
     """Paths from the common flags, and from ``add_output_args``' where the stage has them."""
-    return Paths(
+    paths = Paths(
         data=args.data_dir,
         reports=args.reports_dir,
         saved_models=getattr(args, "saved_models_dir", None) or Paths.saved_models,
         runs=getattr(args, "runs_dir", None) or Paths.runs,
     )
+    return paths.named(args.run) if getattr(args, "run", "") else paths
 
 
 def setup_logging(verbose: bool = False) -> None:
