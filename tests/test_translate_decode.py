@@ -209,10 +209,14 @@ def test_evaluate_runs_a_small_grid(tiny: dict) -> None:
     assert [r["setting"] for r in result["results"]] == [s.name for s in grid]
     assert all(r["equal"] and r["equal_cased"] for r in result["results"])
     assert result["bleu_timing"]["sentences"] == 3 and len(result["examples"]) == 3
+    greedy, beam = result["results"]
+    assert greedy["p_vs_greedy"] is None and 0 < beam["p_vs_greedy"] <= 1
+    assert all(r["ci95"] >= 0 and r["ter"] >= 0 for r in result["results"])
+    assert result["significance"]["method"].startswith("sacrebleu paired bootstrap, 1000")
     batching = bleu.batching_figure(tiny["model"], source.ids, 3)
     assert batching["sentences"] == 3
     report = {"model_dir": "m", "tokens": "word", "sets": {"test": result}, "batching": batching}
-    assert "| greedy |" in bleu.markdown(report)
+    assert "| greedy |" in bleu.markdown(report) and "p vs greedy" in bleu.markdown(report)
 
 
 def test_bench_batching(tiny: dict) -> None:

@@ -27,6 +27,7 @@ from pipeline import artifacts
 from pipeline.config import Paths
 from pipeline.io import write_report
 from pipeline.metrics import bench_bleu, corpus_bleu
+from pipeline.metrics.significance import RESAMPLES, paired_bootstrap
 from pipeline.stage import new_parser, run_stage
 from pipeline.translate.codec import Codec, Encoded
 from pipeline.translate.decode_bench import bench_batching
@@ -71,14 +72,16 @@ def folded(
 
 
 def score_bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> dict[str, Any]:
-    """Our BLEU beside sacrebleu's, on folded text and cased; chrF; the signatures."""
-    from sacrebleu.metrics import BLEU, CHRF
+    """Our BLEU beside sacrebleu's, on folded text and cased; chrF and TER (folded); the
+    signatures."""
+    from sacrebleu.metrics import BLEU, CHRF, TER
 
     hyps, streams = folded(hypotheses, references)
     ours = corpus_bleu(hyps, streams)
     metric = BLEU()
     theirs = metric.corpus_score(hyps, streams)
     chrf = CHRF().corpus_score(hyps, streams)
+    ter = TER().corpus_score(hyps, streams)
     signature = str(metric.get_signature()).replace("case:mixed", "case:lc")
     raw_streams = reference_streams(references)
     cased = corpus_bleu(list(hypotheses), raw_streams)
@@ -91,6 +94,7 @@ def score_bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -
         "sacrebleu_cased": cased_theirs.score,
         "equal_cased": abs(cased.score - cased_theirs.score) < 1e-9,
         "chrf": chrf.score,
+        "ter": ter.score,
         "bp": ours.bp,
         "ratio": ours.ratio,
         "signature": signature,
@@ -110,7 +114,7 @@ def evaluate(
     """Every setting of ``grid`` on one test set; the best row is chosen by ``metric``
     ("bleu" lowercased, or "bleu_cased"). ``source.tokens`` lets a word model's output UNKs
     copy the source word they attend to, as the export does."""
-    rows = []
+    rows, outputs = [], {}
     best: tuple[float, str, list[str]] = (-1.0, "", [])
     for setting in grid:
         decoded, hypotheses = translate_all(model, codec, source, setting)
@@ -128,15 +132,18 @@ def evaluate(
             setting.name, row["bleu"], row["bleu_cased"], row["chrf"],
         )  # fmt: skip
         rows.append(row)
+        outputs[setting.name] = hypotheses
         if row[metric] > best[0]:
             best = (row[metric], setting.name, hypotheses)
     _, best_setting, best_hypotheses = best
+    significance = paired_test(rows, outputs, test.references, metric)
     return {
         "sentences": len(test.sources),
         "pairs": sum(len(refs) for refs in test.references),
         "max_references": max(len(refs) for refs in test.references),
         "metric": metric,
         "results": rows,
+        "significance": significance,
         "best": best_setting,
         "examples": [
             {"source": src, "output": out, "references": refs}
@@ -145,6 +152,32 @@ def evaluate(
             )
         ],
         "bleu_timing": bench_bleu(*folded(best_hypotheses, test.references)),
+    }
+
+
+def paired_test(
+    rows: list[dict[str, Any]],
+    outputs: dict[str, list[str]],
+    references: Sequence[Sequence[str]],
+    metric: str,
+) -> dict[str, Any]:
+    """Each row's 95% interval and its p against greedy decoding (the grid's first setting),
+    on the text ``metric`` ranks by; the figures go into the rows."""
+    greedy = rows[0]["setting"]
+    if metric == "bleu":
+        texts = {name: folded(hyps, references)[0] for name, hyps in outputs.items()}
+        streams = folded([], references)[1]
+    else:
+        texts, streams = outputs, reference_streams(references)
+    figures, signature = paired_bootstrap(texts, streams, baseline=greedy)
+    for row in rows:
+        row.update(
+            ci95=figures[row["setting"]]["ci95"], p_vs_greedy=figures[row["setting"]]["p_value"]
+        )
+    return {
+        "method": f"sacrebleu paired bootstrap, {RESAMPLES} resamples, against {greedy}",
+        "metric": metric,
+        "signature": signature,
     }
 
 
@@ -158,17 +191,20 @@ def batching_figure(model: Translator, source_ids: tf.Tensor, sentences: int | N
 
 
 def _table(result: dict[str, Any]) -> list[str]:
+    which = "cased" if result["metric"] == "bleu_cased" else "lc"
     lines = [
         "| decoding | BLEU lc (ours) | sacreBLEU lc | BLEU cased (ours) | sacreBLEU cased "
-        "| equal | chrF | BP | sent/s |",
-        "|---|---:|---:|---:|---:|:-:|---:|---:|---:|",
+        f"| equal | 95% CI ({which}) | p vs greedy | chrF | TER | BP | sent/s |",
+        "|---|---:|---:|---:|---:|:-:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in result["results"]:
         equal = r["equal"] and r["equal_cased"]
+        p = "" if r["p_vs_greedy"] is None else f"{r['p_vs_greedy']:.4f}"
         lines.append(
             f"| {r['setting']} | {r['bleu']:.2f} | {r['sacrebleu']:.2f} | "
             f"{r['bleu_cased']:.2f} | {r['sacrebleu_cased']:.2f} | {'yes' if equal else 'NO'} "
-            f"| {r['chrf']:.1f} | {r['bp']:.3f} | {r['sentences_per_second']:.1f} |"
+            f"| ± {r['ci95']:.2f} | {p} | {r['chrf']:.1f} | {r['ter']:.1f} | {r['bp']:.3f} "
+            f"| {r['sentences_per_second']:.1f} |"
         )
     return lines
 
@@ -191,6 +227,11 @@ def markdown(report: dict[str, Any]) -> str:
             f"`{rows[0]['signature_cased']}`.",
             "",
             *_table(result),
+            "",
+            f"Intervals and p-values: {result['significance']['method']}, on "
+            f"{'cased' if result['metric'] == 'bleu_cased' else 'lowercased'} BLEU "
+            f"(`{result['significance']['signature']}`); p < 0.05 means the setting's "
+            "difference from greedy decoding is unlikely to be chance on this test set.",
             "",
             f"Best by {'cased' if result['metric'] == 'bleu_cased' else 'lowercased'} "
             f"BLEU: {result['best']}.",
