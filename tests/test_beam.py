@@ -283,7 +283,7 @@ def test_best_tokens_match_a_full_top_k(vocab):
     logits = rng.normal(size=(6, vocab)).astype(np.float32)
     logits[1, [999, 700, 5, 6]] = 9.0  # ties across and within blocks: lower ids first
     logits[2, [PAD_ID, BOS_ID]] = 20.0  # never produced, however likely
-    log_probs, ids = _best_tokens(tf.constant(logits), 5)
+    log_probs, ids, _ = _best_tokens(tf.constant(logits), 5)
     expected = tf.nn.log_softmax(logits).numpy()
     expected[:, [PAD_ID, BOS_ID]] = -np.inf
     top = tf.math.top_k(expected, k=5)
@@ -320,3 +320,59 @@ def test_beam_size_and_alpha_as_tensors_trace_once():
         search(tf.constant(2), tf.constant(-0.5))
     with pytest.raises(tf.errors.InvalidArgumentError, match="n_best"):
         search(tf.constant(0), tf.constant(0.0))
+
+
+# --- n-best lists and forced prefixes ----------------------------------------------------
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_n_best_lists_are_sorted_unique_and_start_with_the_one_best(cell):
+    model = TinyTranslator(cell, seed=2)
+    one = beam_search(model.encode, model.step, SOURCES, 5, 0.6, 12)
+    five = beam_search(model.encode, model.step, SOURCES, 5, 0.6, 12, n_best=tf.constant(5))
+    np.testing.assert_array_equal(
+        five["tokens"][:, 0, : one["tokens"].shape[2]], one["tokens"][:, 0]
+    )
+    np.testing.assert_array_equal(five["scores"][:, 0], one["scores"][:, 0])
+    for tokens, lengths, scores in zip(
+        five["tokens"].numpy(), five["lengths"].numpy(), five["scores"].numpy(), strict=True
+    ):
+        hypotheses = {tuple(row[:n]) for row, n in zip(tokens, lengths, strict=True)}
+        assert len(hypotheses) == 5 and np.all(np.diff(scores) <= 0)
+
+
+def forced(rows: list[list[int]], width: int) -> tf.Tensor:
+    return tf.constant([row + [PAD_ID] * (width - len(row)) for row in rows], tf.int32)
+
+
+@pytest.mark.parametrize("beam", [1, 4])
+def test_a_prefix_is_kept_verbatim_and_scored_by_the_model(beam):
+    model = TinyTranslator("lstm", seed=3)
+    prefix = forced([[7, 8], [], [12, 12, 5]], 3)
+    out = beam_search(model.encode, model.step, SOURCES, beam, 0.6, 12, n_best=beam, prefix=prefix)
+    for k in range(beam):
+        tokens = out["tokens"][:, k].numpy()
+        assert tokens[0, :2].tolist() == [7, 8] and tokens[2, :3].tolist() == [12, 12, 5]
+        scored = score_targets(model.encode, model.step, SOURCES, out["tokens"][:, k])
+        np.testing.assert_allclose(scored, out["log_probs"][:, k], rtol=1e-5)  # prefix included
+    free = beam_search(model.encode, model.step, SOURCES, beam, 0.6, 12, n_best=beam)
+    np.testing.assert_array_equal(out["tokens"][1], free["tokens"][1][:, : out["tokens"].shape[2]])
+
+
+def test_an_empty_prefix_is_unconstrained_decoding():
+    model = TinyTranslator("gru", seed=4)
+    free = beam_search(model.encode, model.step, SOURCES, 3, 0.6, 12, n_best=2)
+    empty = beam_search(
+        model.encode, model.step, SOURCES, 3, 0.6, 12, n_best=2, prefix=tf.zeros([3, 0], tf.int32)
+    )
+    for key in free:
+        np.testing.assert_array_equal(empty[key], free[key])
+
+
+def test_a_prefix_must_leave_room_for_eos():
+    model = TinyTranslator("gru")
+    prefix = forced([[7, 8, 9]], 3)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="the prefix is as long as"):
+        beam_search(model.encode, model.step, SOURCES[:1], 2, 0.6, 3, prefix=prefix)
+    out = beam_search(model.encode, model.step, SOURCES[:1], 2, 0.6, 4, prefix=prefix)
+    assert out["tokens"][0, 0, :3].numpy().tolist() == [7, 8, 9]

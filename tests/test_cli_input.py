@@ -69,7 +69,11 @@ def fake_stdin(data: bytes, errors: str) -> io.TextIOWrapper:
 
 def expected_translations(model: Path, lines: list[str]) -> list[str]:
     out = tf.saved_model.load(str(model)).signatures["serving_default"](
-        sentences=tf.constant(lines), beam_size=tf.constant(2), alpha=tf.constant(0.6)
+        sentences=tf.constant(lines),
+        beam_size=tf.constant(2),
+        alpha=tf.constant(0.6),
+        n_best=tf.constant(1),
+        prefix=tf.constant([""] * len(lines)),
     )
     return [t.decode() for t in out["translations"].numpy()]
 

@@ -107,7 +107,11 @@ def test_lm_rejects_a_temperature_that_is_not_finite_and_non_negative(loaded, te
 def test_translator_rejects_an_alpha_that_is_not_finite_and_non_negative(loaded, alpha):
     with pytest.raises(tf.errors.InvalidArgumentError, match="alpha must be a finite number"):
         loaded["translator"].signatures["serving_default"](
-            sentences=tf.constant(["gut"]), beam_size=tf.constant(2), alpha=tf.constant(alpha)
+            sentences=tf.constant(["gut"]),
+            beam_size=tf.constant(2),
+            alpha=tf.constant(alpha),
+            n_best=tf.constant(1),
+            prefix=tf.constant([""]),
         )
 
 
@@ -118,7 +122,11 @@ def test_lm_rejects_a_negative_count(loaded):
 
 SCALAR_CALLS = {
     "translator": lambda m, x: m["translator"].signatures["serving_default"](
-        sentences=x, beam_size=tf.constant(2), alpha=tf.constant(0.6)
+        sentences=x,
+        beam_size=tf.constant(2),
+        alpha=tf.constant(0.6),
+        n_best=tf.constant(1),
+        prefix=x,  # as long as sentences, so that only sentences' shape is wrong
     ),
     "translator default": lambda m, x: m["translator"].signatures["translate"](sentences=x),
     "sentiment": lambda m, x: m["sentiment"].signatures["serving_default"](texts=x),
@@ -166,7 +174,8 @@ def _run_bad_batches(saved: dict[str, Path], threads: bool) -> dict:
 
         def translate():
             return as_json(models["translator"].signatures["serving_default"](
-                sentences=batch, beam_size=tf.constant(2), alpha=tf.constant(0.6)))
+                sentences=batch, beam_size=tf.constant(2), alpha=tf.constant(0.6),
+                n_best=tf.constant(1), prefix=tf.fill(tf.shape(batch), "")))
 
         def classify():
             return as_json(models["sentiment"].signatures["serving_default"](texts=batch))

@@ -142,7 +142,8 @@ def test_subword_saved_model_in_a_fresh_process(saved: dict) -> None:
         import tensorflow_text
         model = tf.saved_model.load({str(saved["dest"])!r})
         out = model.signatures["serving_default"](
-            sentences=tf.constant({LINES!r}), beam_size=tf.constant(1), alpha=tf.constant(0.0))
+            sentences=tf.constant({LINES!r}), beam_size=tf.constant(1), alpha=tf.constant(0.0),
+            n_best=tf.constant(1), prefix=tf.constant([""] * {len(LINES)}))
         assert not any(m == "pipeline" or m.startswith("pipeline.") for m in sys.modules)
         print(json.dumps({{k: v.numpy().tolist() if v.dtype != tf.string else
                           [s.decode() for s in v.numpy().ravel()] for k, v in out.items()}}))

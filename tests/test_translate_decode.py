@@ -61,11 +61,20 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict:
     }
 
 
-def serve(loaded, sentences: list[str], beam_size: int = 2, alpha: float = 0.6) -> dict:
+def serve(
+    loaded,
+    sentences: list[str],
+    beam_size: int = 2,
+    alpha: float = 0.6,
+    n_best: int = 1,
+    prefix: list[str] | None = None,
+) -> dict:
     out = loaded.signatures["serving_default"](
         sentences=tf.constant(sentences, tf.string),
         beam_size=tf.constant(beam_size),
         alpha=tf.constant(alpha),
+        n_best=tf.constant(n_best),
+        prefix=tf.constant([""] * len(sentences) if prefix is None else prefix, tf.string),
     )
     return {key: value.numpy() for key, value in out.items()}
 
@@ -100,7 +109,8 @@ def test_saved_model_runs_without_the_pipeline_package(tiny: dict) -> None:
         model = tf.saved_model.load({str(tiny["dest"])!r})
         out = model.signatures["serving_default"](
             sentences=tf.constant({SENTENCES!r}), beam_size=tf.constant(2),
-            alpha=tf.constant(0.6))
+            alpha=tf.constant(0.6), n_best=tf.constant(2),
+            prefix=tf.constant([""] * {len(SENTENCES)}))
         default = model.signatures["translate"](sentences=tf.constant({SENTENCES!r}))
         assert "pipeline" not in sys.modules
         print(json.dumps([[t.decode() for t in o["translations"].numpy()]
@@ -158,6 +168,35 @@ def test_bad_settings_are_clear_errors(tiny: dict, beam_size: int, alpha: float)
         serve(tiny["loaded"], SENTENCES, beam_size, alpha)
 
 
+def test_n_best_lists_start_with_the_translation(tiny: dict) -> None:
+    one = serve(tiny["loaded"], SENTENCES, beam_size=2)
+    two = serve(tiny["loaded"], SENTENCES, beam_size=2, n_best=2)
+    assert one["hypotheses"].shape == (3, 1) and two["hypotheses"].shape == (3, 2)
+    assert two["hypotheses"][:, 0].tolist() == one["translations"].tolist()
+    assert two["translations"].tolist() == one["translations"].tolist()
+    assert np.all(two["hypothesis_scores"][:, 0] >= two["hypothesis_scores"][:, 1])
+    np.testing.assert_allclose(two["hypothesis_log_probs"][:, 0], one["log_probs"], rtol=1e-6)
+    assert all(a != b for a, b in two["hypotheses"][:2])  # distinct hypotheses
+    with pytest.raises(tf.errors.InvalidArgumentError, match="n_best must be <= beam_size"):
+        serve(tiny["loaded"], SENTENCES, beam_size=1, n_best=2)
+
+
+def test_a_prefix_starts_every_hypothesis(tiny: dict) -> None:
+    prefix = ["the house", "", "I am"]
+    out = serve(tiny["loaded"], SENTENCES, n_best=2, prefix=prefix)
+    assert all(h.startswith(b"the house") for h in out["hypotheses"][0])
+    assert all(h.startswith(b"i am") for h in out["hypotheses"][2])  # tokenized like output
+    free = serve(tiny["loaded"], SENTENCES, n_best=2)
+    assert out["hypotheses"][1].tolist() == free["hypotheses"][1].tolist()
+    assert out["target_tokens"][0, :2].tolist() == [b"the", b"house"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"cannot produce.*xyzzy"):
+        serve(tiny["loaded"], SENTENCES, prefix=["the xyzzy", "", ""])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="the prefix is as long as"):
+        serve(tiny["loaded"], SENTENCES, prefix=["the " * 20, "", ""])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="need one prefix per sentence"):
+        serve(tiny["loaded"], SENTENCES, prefix=[""])
+
+
 def test_heatmap_is_written_as_png(tiny: dict, tmp_path: Path) -> None:
     out = serve(tiny["loaded"], ["Das Haus ist klein.", ""])
     path = tmp_path / "plots" / "0001.png"
@@ -182,6 +221,26 @@ def test_translate_cli_prints_one_line_per_input(
     assert translate.main([*argv, "--beam-size", "0", "--text", "x"]) == 2
     assert translate.main([*argv, "--beam-size", str(MAX_BEAM + 1), "--text", "x"]) == 2
     assert caplog.records[-1].getMessage() == f"beam_size must be <= {MAX_BEAM}"
+
+
+def test_translate_cli_prints_n_best_lists_and_forces_prefixes(
+    tiny: dict, capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture
+) -> None:
+    argv = ["--model", str(tiny["dest"]), "--beam-size", "2", "--n-best", "2"]
+    texts = ["--text", SENTENCES[0], "--text", SENTENCES[1]]
+    assert translate.main([*argv, *texts, "--prefix", "the house", "--prefix", ""]) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    expected = serve(tiny["loaded"], SENTENCES[:2], n_best=2, prefix=["the house", ""])
+    assert [(r[0], r[1]) for r in rows] == [("1", "1"), ("1", "2"), ("2", "1"), ("2", "2")]
+    assert [r[4] for r in rows] == [h.decode() for h in expected["hypotheses"].ravel()]
+    assert [float(r[2]) for r in rows] == pytest.approx(
+        expected["hypothesis_scores"].ravel().tolist(), abs=1e-4
+    )
+    assert translate.main([*argv, *texts, "--prefix", "a", "--prefix", "b", "--prefix", "c"]) == 2
+    assert caplog.records[-1].getMessage().startswith("give --prefix once")
+    assert translate.main([*argv, "--n-best", "3", *texts]) == 2
+    assert translate.main([*argv, *texts, "--prefix", "the xyzzy"]) == 2
+    assert "cannot produce" in caplog.records[-1].getMessage()
 
 
 def test_bleu_scores_agree_with_sacrebleu_on_folded_text() -> None:

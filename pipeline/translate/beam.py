@@ -63,11 +63,12 @@ def _block_size(vocab: int) -> int:
     return next((b for b in range(_BLOCK, 31, -1) if vocab % b == 0), _BLOCK)
 
 
-def _best_tokens(logits: tf.Tensor, k: int | tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+def _best_tokens(logits: tf.Tensor, k: int | tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """Each row's best tokens other than PAD and BOS, best first (ties: lower id first).
 
     Returns log-probabilities (rows, W) and ids (rows, W), W = min(k + 2, V): the k + 2
-    best logits, in which PAD and BOS are -inf, so the first k finite ones are the answer.
+    best logits, in which PAD and BOS are -inf, so the first k finite ones are the answer;
+    and each row's log Z (rows, 1), which turns any other logit into its log-probability.
     The normalizer log Z = max logit - log p_max is read at the best token from one fused
     softmax pass, half the time of subtracting the max, exponentiating and summing; p_max
     >= 1/V cannot underflow.
@@ -97,7 +98,7 @@ def _best_tokens(logits: tf.Tensor, k: int | tf.Tensor) -> tuple[tf.Tensor, tf.T
     p_max = tf.gather(tf.nn.softmax(logits), ids[:, :1], batch_dims=1)
     log_norm = top[:, :1] - tf.math.log(p_max)
     never = tf.equal(ids, PAD_ID) | tf.equal(ids, BOS_ID)
-    return tf.where(never, NEG_INF, top - log_norm), ids
+    return tf.where(never, NEG_INF, top - log_norm), ids, log_norm
 
 
 def _limits(max_len: int | tf.Tensor, batch: tf.Tensor) -> tf.Tensor:
@@ -166,7 +167,7 @@ def greedy_decode(
         logits, new_state, weights = step_fn(
             tf.gather(prev, rows), _gather(state, rows), memory, memory_mask, rows
         )
-        log_probs, ids = _best_tokens(logits, 1)
+        log_probs, ids, _ = _best_tokens(logits, 1)
         best = tf.argmax(log_probs, axis=-1, output_type=tf.int32)  # the first finite one
         at = rows[:, None]
         token = tf.scatter_nd(at, tf.gather(ids, best, batch_dims=1), [batch])  # PAD if done
@@ -258,12 +259,18 @@ def beam_search(
     alpha: float | tf.Tensor = 0.0,
     max_len: int | tf.Tensor = 100,
     length_penalty: LengthPenalty = "power",
-    n_best: int = 1,
+    n_best: int | tf.Tensor = 1,
+    prefix: tf.Tensor | None = None,
 ) -> dict[str, tf.Tensor]:
     """The ``n_best`` best hypotheses per sentence, best first (see the module docstring).
 
-    ``beam_size`` and ``alpha`` may be scalar tensors, so one graph serves every setting;
-    invalid values are then InvalidArgumentErrors when the graph runs.
+    ``beam_size``, ``alpha`` and ``n_best`` may be scalar tensors, so one graph serves every
+    setting; invalid values are then InvalidArgumentErrors when the graph runs. ``prefix``
+    (N, P) int32, PAD after each sentence's forced tokens, makes every hypothesis of a
+    sentence start with them: while in its prefix a hypothesis has the prefix's next token as
+    its only continuation, with that token's log-probability, and the search goes on from
+    there (interactive translation, fairseq's ``--prefix-size``). A prefix must leave room
+    for EOS within the sentence's length limit.
 
     Returns tokens (N, n_best, T) int32 with PAD after EOS, scores (N, n_best) normalized,
     log_probs (N, n_best) raw sums, lengths (N, n_best) EOS included, and attention
@@ -274,13 +281,16 @@ def beam_search(
     source_ids = tf.convert_to_tensor(source_ids, tf.int32)
     memory, memory_mask, state = encode_fn(source_ids)
     batch = tf.shape(source_ids)[0]
+    limits = _limits(max_len, batch)
+    prefix, prefix_lengths = _forced(prefix, batch, limits)
     search = _Search(
-        step_fn, memory, memory_mask, batch, beam_size, _limits(max_len, batch), penalty, n_best,
+        step_fn, memory, memory_mask, batch, beam_size, limits, penalty, n_best,
         offsets=tf.range(batch)[:, None] * beam_size, rank=tf.range(beam_size)[None, :],
+        prefix=prefix, prefix_lengths=prefix_lengths,
     )  # fmt: skip
 
     def body(t, prev, state, alive, tokens, parents, attention, finished):
-        candidates = _expand(search, prev, state, alive)
+        candidates = _expand(search, t, prev, state, alive)
         top, token, parent = _select(search, candidates)
         state, weights = _reorder(search, candidates, parent)
         alive, finished = _collect_finished(search, t + 1, top, token, finished)
@@ -296,6 +306,22 @@ def beam_search(
         cond, body, _start(search, state)
     )
     return _backtrack(tokens, parents, attention, finished, n_best)
+
+
+def _forced(
+    prefix: tf.Tensor | None, batch: tf.Tensor, limits: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """The prefix (N, P + 1), one PAD column added so that step t >= P still reads a column,
+    and its lengths (N,), checked to leave room for EOS."""
+    if prefix is None:
+        return tf.fill([batch, 1], PAD_ID), tf.zeros([batch], tf.int32)
+    prefix = tf.convert_to_tensor(prefix, tf.int32)
+    lengths = tf.reduce_sum(tf.cast(tf.not_equal(prefix, PAD_ID), tf.int32), axis=1)
+    room = tf.debugging.assert_less(
+        lengths, limits, message="the prefix is as long as the output length limit or longer"
+    )
+    prefix = tf.pad(prefix, [[0, 0], [0, 1]], constant_values=PAD_ID)
+    return prefix, _checked(lengths, [room])
 
 
 def _checked_beam(beam_size: int | tf.Tensor, n_best: int | tf.Tensor) -> int | tf.Tensor:
@@ -331,6 +357,8 @@ class _Search(NamedTuple):
     n_best: int | tf.Tensor
     offsets: tf.Tensor  # [batch, 1] the row of each sentence's beam 0
     rank: tf.Tensor  # [1, beam] 0 .. B-1
+    prefix: tf.Tensor  # [batch, P + 1] each sentence's forced tokens, PAD after them
+    prefix_lengths: tf.Tensor  # [batch]
 
 
 def _start(search: _Search, state: Any) -> tuple:
@@ -367,9 +395,12 @@ class _Candidates(NamedTuple):
     attention: tf.Tensor  # [R, source]
 
 
-def _expand(search: _Search, prev: tf.Tensor, state: Any, alive: tf.Tensor) -> _Candidates:
-    """One decoder step of the alive hypotheses and each one's B best next tokens: a beam's
-    B best continuations hold all it can contribute to its sentence's B best."""
+def _expand(
+    search: _Search, t: tf.Tensor, prev: tf.Tensor, state: Any, alive: tf.Tensor
+) -> _Candidates:
+    """One decoder step (step ``t``) of the alive hypotheses and each one's B best next
+    tokens: a beam's B best continuations hold all it can contribute to its sentence's B
+    best."""
     # Only the alive hypotheses are run: at the start, once the beam shrinks and after a
     # sentence is done, most rows would be wasted work.
     live = tf.reshape(alive > NEG_INF, [-1])  # [batch * beam]
@@ -381,7 +412,10 @@ def _expand(search: _Search, prev: tf.Tensor, state: Any, alive: tf.Tensor) -> _
         search.memory_mask,
         rows // search.beams,  # [R] each row's sentence
     )
-    log_probs, ids = _best_tokens(logits, search.beams)  # [R, W]
+    log_probs, ids, log_norm = _best_tokens(logits, search.beams)  # [R, W]
+    log_probs, ids = _force_prefix(
+        search, t, rows // search.beams, logits, log_norm, log_probs, ids
+    )
     width = tf.shape(ids)[1]
     # Back onto the full grid, [R, W] -> [batch * beam, W] -> [batch, beam * W].
     grid = [search.batch * search.beams, width]
@@ -389,6 +423,27 @@ def _expand(search: _Search, prev: tf.Tensor, state: Any, alive: tf.Tensor) -> _
     ids = tf.reshape(tf.scatter_nd(rows[:, None], ids, grid), [search.batch, -1])
     total = tf.repeat(alive, width, axis=1) + log_probs  # -inf from dead beams
     return _Candidates(total, ids, width, live, rows, _same_nesting(state, new_state), weights)
+
+
+def _force_prefix(
+    search: _Search,
+    t: tf.Tensor,
+    sentence: tf.Tensor,
+    logits: tf.Tensor,
+    log_norm: tf.Tensor,
+    log_probs: tf.Tensor,
+    ids: tf.Tensor,
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """The candidates [R, W] with the rows still inside their sentence's prefix reduced to
+    one: the prefix's token at step ``t``, scored by the model (log Z from ``_best_tokens``)."""
+    forcing = (t < tf.gather(search.prefix_lengths, sentence))[:, None]  # [R, 1]
+    column = tf.minimum(t, tf.shape(search.prefix)[1] - 1)
+    token = tf.gather(search.prefix[:, column], sentence)[:, None]  # [R, 1]
+    forced = tf.gather(logits, token, batch_dims=1) - log_norm  # [R, 1]
+    first = tf.equal(tf.range(tf.shape(ids)[1]), 0)[None, :]  # [1, W]
+    ids = tf.where(forcing & first, token, ids)
+    log_probs = tf.where(forcing, tf.where(first, forced, NEG_INF), log_probs)
+    return log_probs, ids
 
 
 def _select(search: _Search, candidates: _Candidates) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
