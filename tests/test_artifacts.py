@@ -31,6 +31,7 @@ EXPECTED = {
     "TOKENIZE_LISTING": artifacts.outputs_listing(PATHS, "tokenize"),
     "LM_MODEL": artifacts.saved_model(PATHS, artifacts.lm_name("word")) / SAVED_MODEL_PB,
     "LM_CHAR_MODEL": artifacts.saved_model(PATHS, artifacts.lm_name("char")) / SAVED_MODEL_PB,
+    "GRAD_REPORT": artifacts.report(PATHS, artifacts.GRADIENTS),
     "W2V_VECTORS": artifacts.embedding_dir(PATHS, "word2vec") / artifacts.VECTORS_FILE,
     "GLOVE_VECTORS": artifacts.embedding_dir(PATHS, "glove") / artifacts.VECTORS_FILE,
     "EMB_REPORT": artifacts.report(PATHS, artifacts.EMBEDDINGS),
