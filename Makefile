@@ -6,6 +6,8 @@
 #   make tokenize    vocabularies and id-encoded splits
 #   make lm          word-level RNN language model -> saved_models/lm/1, reports/lm.json
 #   make lm-char     the character-level variant   -> saved_models/lm_char/1
+#   make gradients   vanishing/exploding gradients per cell kind, clipping, Elman vs Jordan
+#                    -> reports/gradients.{md,json,png}
 #   make sample      sentences from the language model (SAMPLE_ARGS="-t 0.5 --prefix 'the'")
 #   make train-embeddings  word2vec + GloVe, evaluated and exported (saved_models/embeddings/1)
 #   make eval-embeddings   reports/embeddings.{md,json} from the trained vectors
@@ -73,6 +75,7 @@ DATA_LISTING   := data/processed/data_outputs.mk
 TOKENIZE_LISTING := data/processed/tokenize_outputs.mk
 LM_MODEL       := saved_models/$(USER_DIR)lm/1/saved_model.pb
 LM_CHAR_MODEL  := saved_models/$(USER_DIR)lm_char/1/saved_model.pb
+GRAD_REPORT    := reports/gradients.json  # written after reports/gradients.png and .md
 W2V_VECTORS    := data/processed/$(USER_DIR)embeddings/word2vec/vectors.npy
 GLOVE_VECTORS  := data/processed/$(USER_DIR)embeddings/glove/vectors.npy
 EMB_REPORT     := reports/$(USER_DIR)embeddings.json
@@ -103,6 +106,8 @@ DATA_CODE     := $(CORE_CODE) $(wildcard pipeline/data/*.py) pipeline/text/token
 TOKENIZE_CODE := $(CORE_CODE) pipeline/encode.py $(wildcard pipeline/text/*.py) pipeline/stamps.py
 LM_CODE       := $(CORE_CODE) $(wildcard pipeline/lm/*.py pipeline/rnn/*.py pipeline/text/*.py) \
 	pipeline/checkpoints.py pipeline/serving.py
+GRAD_CODE     := $(CORE_CODE) $(wildcard pipeline/lessons/*.py pipeline/lm/*.py pipeline/rnn/*.py \
+	pipeline/text/*.py)
 EMB_CODE      := $(CORE_CODE) $(addprefix pipeline/embeddings/,__init__.py corpus.py keyed_vectors.py) \
 	pipeline/checkpoints.py
 W2V_CODE      := $(EMB_CODE) pipeline/embeddings/word2vec.py pipeline/embeddings/train.py
@@ -137,7 +142,7 @@ TOKENIZE_FILES := $(addprefix data/,$(TOKENIZE_OUTPUTS)) $(TOKENIZE_LISTING) $(T
 # globbed further.
 TEXT_LINES = set -f; IFS=$$(printf '\n+'); IFS=$${IFS%+}; set -- $$TEXT
 
-.PHONY: all setup data tokenize lm lm-char sample train-embeddings eval-embeddings \
+.PHONY: all setup data tokenize lm lm-char gradients sample train-embeddings eval-embeddings \
 	bench-embeddings sentiment classify train-translate bench-translate export-translator \
 	translate bleu error-analysis test lint clean clean-data help FORCE
 
@@ -197,6 +202,11 @@ lm-char: $(LM_CHAR_MODEL)
 
 $(LM_CHAR_MODEL): $(CORPUS_INPUT) $(LM_CODE)
 	$(PY) -m pipeline.lm.train --preset $(PRESET) --level char $(RUN_ARGS) $(STAGE_ARGS)
+
+gradients: $(GRAD_REPORT)
+
+$(GRAD_REPORT): $(TOKENIZE_STAMP) $(GRAD_CODE)
+	$(PY) -m pipeline.lessons.gradients --preset $(PRESET) $(STAGE_ARGS)
 
 sample: $(LM_MODEL)
 	$(PY) -m pipeline.lm.sample --model $(dir $(LM_MODEL)) $(SAMPLE_ARGS)

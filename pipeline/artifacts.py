@@ -120,6 +120,7 @@ def run_report(name: str, run: str) -> str:
 
 EMBEDDINGS = "embeddings"  # the SavedModel and the evaluation report
 TRANSLATOR = "translator"
+GRADIENTS = "gradients"  # the gradients lesson's report, and its plot beside it (.png)
 
 
 def lm_name(level: str) -> str:

@@ -193,6 +193,29 @@ class SentimentConfig:
 
 
 @dataclass(frozen=True)
+class GradientsConfig:
+    """The vanishing/exploding-gradients lesson (pipeline.lessons.gradients)."""
+
+    cells: tuple[str, ...] = ("rnn", "jordan", "gru_simple", "gru", "lstm")  # kinds compared
+    toy_weights: tuple[float, ...] = (0.99, 1.0, 1.01)  # linear toy: recurrent weights w
+    toy_length: int = 1000  # linear toy: steps T, so y_T = w^(T-1) x_1
+    vocab_size: int = 2_000  # most frequent corpus words kept (rarer: UNK), the softmax's width
+    embed_dim: int = 64  # word embedding size
+    units: int = 128  # recurrent state size (the Jordan's hidden layer a_t)
+    seq_len: int = 64  # tokens per window of the corpus stream: training BPTT and probe length
+    batch_size: int = 32  # windows per training step
+    steps: int = 200  # training steps per cell, the same budget for each
+    learning_rate: float = 2e-3  # Adam step size
+    clipnorm: float = 1.0  # global gradient norm bound, in training and in the clipping demo
+    probe_windows: int = 64  # held-out windows the gradient-vs-distance curves average over
+    eval_windows: int = 512  # held-out windows for loss and perplexity
+    held_out: int = 5_000  # corpus sentences held out (the last ones, as the LM stage does)
+    explode_gain: float = 2.0  # clipping demo: gain of the plain RNN's orthogonal recurrent init
+    explode_learning_rate: float = 1.0  # clipping demo: the SGD step size of the one step taken
+    seed: int = 0  # random seed
+
+
+@dataclass(frozen=True)
 class Preset:
     data: DataConfig
     tokenize: TokenizeConfig
@@ -200,6 +223,7 @@ class Preset:
     embeddings: EmbeddingsConfig = EmbeddingsConfig()
     translate: TranslateConfig = TranslateConfig()
     sentiment: SentimentConfig = SentimentConfig()
+    gradients: GradientsConfig = GradientsConfig()
 
 
 PRESETS: dict[str, Preset] = {
@@ -247,6 +271,18 @@ PRESETS: dict[str, Preset] = {
             shuffle_buffer=100,
         ),
         SentimentConfig(units=8, max_len=16, batch_size=4, epochs=2, patience=1),
+        gradients=GradientsConfig(
+            toy_length=50,
+            vocab_size=30,
+            embed_dim=8,
+            units=8,
+            seq_len=12,
+            batch_size=4,
+            steps=3,
+            probe_windows=4,
+            eval_windows=8,
+            held_out=20,
+        ),
     ),
     "default": Preset(DataConfig(), TokenizeConfig()),
     "full": Preset(

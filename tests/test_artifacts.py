@@ -50,6 +50,7 @@ EXPECTED = {
     "TOKENIZE_STAMP": artifacts.stamp(PATHS, "tokenize"),
     "TOKENIZE_LISTING": artifacts.outputs_listing(PATHS, "tokenize"),
     **stage_outputs(PATHS),
+    "GRAD_REPORT": artifacts.report(PATHS, artifacts.GRADIENTS),
     "TR_MODEL": artifacts.report(
         PATHS, artifacts.run_report("train_translate", artifacts.run_name(DEFAULT.translate))
     ),

@@ -23,6 +23,7 @@ EXPECTED_FLAGS = {
     "pipeline.data": ["--preset"],
     "pipeline.encode": ["--preset"],
     "pipeline.lm.train": ["--preset", "--level", "--cell", *OUTPUTS],
+    "pipeline.lessons.gradients": ["--preset", "--cells", "--steps", "--data-dir", "--reports-dir"],
     "pipeline.lm.sample": ["--temperature"],
     "pipeline.lm.export": ["--model"],
     "pipeline.embeddings.train": ["--preset", "--vectors-dir", *OUTPUTS],
