@@ -105,6 +105,8 @@ def run_report(name: str, run: str) -> str:
 
 EMBEDDINGS = "embeddings"  # the SavedModel and the evaluation report
 TRANSLATOR = "translator"
+WORD_LANGUAGE = "word_language"  # the SavedModel and the report of pipeline.wordlang
+WORD_LANGUAGE_CONFUSION = "word_language_confusion.png"  # its confusion matrices, in reports/
 
 
 def lm_name(level: str) -> str:
