@@ -19,6 +19,8 @@
 #                    attention heatmaps
 #   make bleu        greedy vs beam search on the test split -> reports/bleu.*
 #   make error-analysis    search errors vs model errors -> reports/error_analysis.*
+#   make word-language     which language is a word: character BiGRU vs naive Bayes on Debian's
+#                          word lists -> reports/word_language.*, saved_models/word_language/1
 #   make all         the whole pipeline on the embedded default data
 #   make test        lint + the test suite (what CI runs)
 #
@@ -63,6 +65,8 @@ TR_MODEL       := reports/train_translate.json  # written once runs/translate/de
 TR_SAVED       := saved_models/translator/1/saved_model.pb
 BLEU_REPORT    := reports/bleu.json
 ERRORS_REPORT  := reports/error_analysis.json
+WL_MODEL       := saved_models/word_language/1/saved_model.pb  # written just before WL_REPORT
+WL_REPORT      := reports/word_language.json
 
 CORE_CODE     := pipeline/__init__.py pipeline/config.py pipeline/io.py pipeline/artifacts.py \
 	pipeline/stage.py
@@ -82,6 +86,8 @@ TR_CODE       := $(CORE_CODE) $(wildcard pipeline/rnn/*.py pipeline/text/*.py) \
 	pipeline/checkpoints.py
 DECODE_CODE   := $(TR_CODE) $(wildcard pipeline/metrics/*.py) \
 	$(addprefix pipeline/translate/,beam.py cli.py decode_bench.py) pipeline/serving.py pipeline/timing.py
+WL_CODE       := $(CORE_CODE) $(wildcard pipeline/wordlang/*.py pipeline/rnn/*.py pipeline/text/*.py) \
+	pipeline/data/registry.py pipeline/data/archives.py pipeline/serving.py
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED := 0
@@ -105,7 +111,7 @@ TEXT_LINES = set -f; IFS=$$(printf '\n+'); IFS=$${IFS%+}; set -- $$TEXT
 
 .PHONY: all setup data tokenize lm lm-char sample train-embeddings eval-embeddings \
 	bench-embeddings sentiment classify train-translate bench-translate export-translator \
-	translate bleu error-analysis test lint clean clean-data help FORCE
+	translate bleu error-analysis word-language test lint clean clean-data help FORCE
 
 all: tokenize lm train-embeddings sentiment export-translator bleu error-analysis
 
@@ -206,6 +212,12 @@ error-analysis: $(ERRORS_REPORT)
 $(ERRORS_REPORT): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/decoding.py \
 	pipeline/translate/error_analysis.py
 	$(PY) -m pipeline.translate.error_analysis --preset $(PRESET) $(STAGE_ARGS)
+
+word-language: $(WL_REPORT)
+
+# The stage fetches its own word lists into data/raw, so it follows no other stage.
+$(WL_REPORT): $(SETUP_STAMP) $(WL_CODE) $(call if_missing,$(WL_MODEL))
+	$(PY) -m pipeline.wordlang --preset $(PRESET) $(STAGE_ARGS)
 
 lint: $(SETUP_STAMP)
 	$(VENV)/bin/ruff check pipeline tests

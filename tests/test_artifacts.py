@@ -48,6 +48,8 @@ EXPECTED = {
     "ERRORS_REPORT": artifacts.report(
         PATHS, artifacts.run_report("error_analysis", artifacts.run_of(TRAINED_TRANSLATOR))
     ),
+    "WL_MODEL": artifacts.saved_model(PATHS, artifacts.WORD_LANGUAGE) / SAVED_MODEL_PB,
+    "WL_REPORT": artifacts.report(PATHS, artifacts.WORD_LANGUAGE),
 }
 # A value that is one path below a folder of Paths: an artifact the Makefile names.
 ARTIFACT_VALUE = re.compile(r"(data|reports|saved_models|runs)/\S+")
