@@ -181,9 +181,9 @@ class WordLanguageConfig:
     embed_dim: int = 32  # character embedding size
     units: int = 64  # recurrent state size per direction
     dropout: float = 0.2  # dropout rate on the final states
-    batch_size: int = 512  # words per training step, all of one length
-    learning_rate: float = 5e-3  # Adam step size
-    epochs: int = 8  # most epochs; the best dev-loss epoch's weights are kept
+    batch_size: int = 256  # words per training step, all of one length
+    learning_rate: float = 3e-3  # Adam step size
+    epochs: int = 5  # most epochs; the best dev-loss epoch's weights are kept
     patience: int = 2  # epochs without a better dev loss before stopping
     ngram_max: int = 4  # naive Bayes: character n-grams of 1 to this many characters
     nb_alphas: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0)  # NB smoothing values tried on dev
