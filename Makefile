@@ -21,6 +21,8 @@
 #                    attention heatmaps
 #   make bleu        greedy vs beam search on the test split -> reports/bleu.*
 #   make error-analysis    search errors vs model errors -> reports/error_analysis.*
+#   make word-language     which language is a word: character BiGRU vs naive Bayes on Debian's
+#                          word lists -> reports/word_language.*, saved_models/word_language/1
 #   make all         the whole pipeline on the embedded default data
 #
 # Your own data (README "Your own data"): RUN=name puts every artifact of the targets above
@@ -98,6 +100,8 @@ CORPUS_INPUT   := $(USER_DATA)corpus.stamp
 SENT_INPUT     := $(USER_DATA)labeled.stamp
 PARALLEL_INPUT := $(USER_DATA)parallel.stamp
 endif
+WL_MODEL       := saved_models/word_language/1/saved_model.pb  # written just before WL_REPORT
+WL_REPORT      := reports/word_language.json
 
 CORE_CODE     := pipeline/__init__.py pipeline/config.py pipeline/io.py pipeline/artifacts.py \
 	pipeline/stage.py
@@ -121,6 +125,8 @@ USERDATA_CODE := $(CORE_CODE) $(wildcard pipeline/userdata/*.py pipeline/text/*.
 	pipeline/stamps.py $(addprefix pipeline/data/,build.py clean.py tfds_builders.py)
 DECODE_CODE   := $(TR_CODE) $(wildcard pipeline/metrics/*.py) \
 	$(addprefix pipeline/translate/,beam.py cli.py decode_bench.py) pipeline/serving.py pipeline/timing.py
+WL_CODE       := $(CORE_CODE) $(wildcard pipeline/wordlang/*.py pipeline/rnn/*.py pipeline/text/*.py) \
+	pipeline/data/registry.py pipeline/data/archives.py pipeline/serving.py
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED := 0
@@ -144,7 +150,7 @@ TEXT_LINES = set -f; IFS=$$(printf '\n+'); IFS=$${IFS%+}; set -- $$TEXT
 
 .PHONY: all setup data tokenize lm lm-char gradients sample train-embeddings eval-embeddings \
 	bench-embeddings sentiment classify train-translate bench-translate export-translator \
-	translate bleu error-analysis test lint clean clean-data help FORCE
+	translate bleu error-analysis word-language test lint clean clean-data help FORCE
 
 all: tokenize lm train-embeddings sentiment export-translator bleu error-analysis
 
@@ -268,6 +274,12 @@ error-analysis: $(ERRORS_REPORT)
 $(ERRORS_REPORT): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/decoding.py \
 	pipeline/translate/error_analysis.py
 	$(PY) -m pipeline.translate.error_analysis --preset $(PRESET) $(RUN_ARGS) $(STAGE_ARGS)
+
+word-language: $(WL_REPORT)
+
+# The stage fetches its own word lists into data/raw, so it follows no other stage.
+$(WL_REPORT): $(SETUP_STAMP) $(WL_CODE) $(call if_missing,$(WL_MODEL))
+	$(PY) -m pipeline.wordlang --preset $(PRESET) $(STAGE_ARGS)
 
 lint: $(SETUP_STAMP)
 	$(VENV)/bin/ruff check pipeline tests

@@ -121,6 +121,8 @@ def run_report(name: str, run: str) -> str:
 EMBEDDINGS = "embeddings"  # the SavedModel and the evaluation report
 TRANSLATOR = "translator"
 GRADIENTS = "gradients"  # the gradients lesson's report, and its plot beside it (.png)
+WORD_LANGUAGE = "word_language"  # the SavedModel and the report of pipeline.wordlang
+WORD_LANGUAGE_CONFUSION = "word_language_confusion.png"  # its confusion matrices, in reports/
 
 
 def lm_name(level: str) -> str:

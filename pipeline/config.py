@@ -212,6 +212,30 @@ class GradientsConfig:
     held_out: int = 5_000  # corpus sentences held out (the last ones, as the LM stage does)
     explode_gain: float = 2.0  # clipping demo: gain of the plain RNN's orthogonal recurrent init
     explode_learning_rate: float = 1.0  # clipping demo: the SGD step size of the one step taken
+
+
+@dataclass(frozen=True)
+class WordLanguageConfig:
+    """Which language is a word: a character BiGRU beside naive Bayes (pipeline.wordlang)."""
+
+    languages: tuple[str, ...] = ()  # word lists used (empty: all of pipeline.wordlang.sources)
+    train_per_language: int = 20_000  # most training words per language
+    dev_per_language: int = 2_000  # most dev words per language (early stopping, NB smoothing)
+    test_per_language: int = 2_000  # most test words per language
+    min_chars: int = 2  # shorter list words are dropped
+    max_chars: int = 32  # longer list words are dropped; the export reads this many at most
+    char_min_count: int = 5  # rarer training characters share the UNK id
+    cell: str = "keras_gru"  # recurrent cell, any pipeline.rnn kind, run in both directions
+    layers: int = 1  # stacked bidirectional layers
+    embed_dim: int = 32  # character embedding size
+    units: int = 64  # recurrent state size per direction
+    dropout: float = 0.2  # dropout rate on the final states
+    batch_size: int = 256  # words per training step, all of one length
+    learning_rate: float = 3e-3  # Adam step size
+    epochs: int = 5  # most epochs; the best dev-loss epoch's weights are kept
+    patience: int = 2  # epochs without a better dev loss before stopping
+    ngram_max: int = 4  # naive Bayes: character n-grams of 1 to this many characters
+    nb_alphas: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0)  # NB smoothing values tried on dev
     seed: int = 0  # random seed
 
 
@@ -224,6 +248,7 @@ class Preset:
     translate: TranslateConfig = TranslateConfig()
     sentiment: SentimentConfig = SentimentConfig()
     gradients: GradientsConfig = GradientsConfig()
+    word_language: WordLanguageConfig = WordLanguageConfig()
 
 
 PRESETS: dict[str, Preset] = {
@@ -282,6 +307,17 @@ PRESETS: dict[str, Preset] = {
             probe_windows=4,
             eval_windows=8,
             held_out=20,
+        ),
+        word_language=WordLanguageConfig(
+            train_per_language=40,
+            dev_per_language=8,
+            test_per_language=8,
+            char_min_count=1,
+            embed_dim=8,
+            units=8,
+            batch_size=8,
+            epochs=2,
+            nb_alphas=(0.1, 1.0),
         ),
     ),
     "default": Preset(DataConfig(), TokenizeConfig()),
