@@ -54,3 +54,10 @@ def test_a_clear_gain_is_significant_and_a_tiny_one_is_not() -> None:
         assert figures[name]["mean"] == pytest.approx(figures[name]["bleu"], abs=2)
     again, _ = paired_bootstrap(systems, [REFERENCES], baseline="base")
     assert again == figures  # sacrebleu's fixed seed
+
+
+def test_the_baselines_own_output_is_no_difference() -> None:
+    base = damaged(0.5, 1)
+    figures, _ = paired_bootstrap({"base": base, "same": list(base)}, [REFERENCES], "base")
+    assert figures["same"]["p_value"] == 1.0  # sacrebleu alone says 1/1001
+    assert figures["same"]["bleu"] == figures["base"]["bleu"]

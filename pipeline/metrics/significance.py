@@ -7,7 +7,10 @@ p-value against the baseline is (c + 1) / (n + 1), where c counts the resamples 
 BLEU difference, centred on the mean of those differences, exceeds the observed absolute
 difference (the null hypothesis of no difference, as in Moses'
 bootstrap-hypothesis-difference-significance.pl). All of it is sacrebleu's
-``significance.PairedTest``, so the figures are the ones ``sacrebleu --paired-bs`` prints.
+``significance.PairedTest``, so the figures are the ones ``sacrebleu --paired-bs`` prints,
+but for one case: a system whose output equals the baseline's gets p = 1. sacrebleu gives it
+1 / (n + 1), since no centred difference exceeds the observed zero, which would read as the
+most significant result of a table.
 """
 
 from __future__ import annotations
@@ -46,4 +49,7 @@ def paired_bootstrap(
         }
         for name, result in zip(scores["System"], scores[metric], strict=True)
     }
+    for name, hyps in named[1:]:
+        if hyps == named[0][1]:
+            figures[name]["p_value"] = 1.0
     return figures, str(signatures[metric])

@@ -170,6 +170,8 @@ def paired_test(
     else:
         texts, streams = outputs, reference_streams(references)
     figures, signature = paired_bootstrap(texts, streams, baseline=greedy)
+    if metric == "bleu":  # the texts were lowercased here, not by sacrebleu
+        signature = signature.replace("case:mixed", "case:lc")
     for row in rows:
         row.update(
             ci95=figures[row["setting"]]["ci95"], p_vs_greedy=figures[row["setting"]]["p_value"]
