@@ -181,6 +181,8 @@ def run(
             ) from None
         log.info("run %r: no files given; its corpus is used as it is", paths.run)
         return report
+    for path in sources:  # the digest reads them first: a missing one is named as here
+        next(files.numbered_lines(path, decoding), None)
     settings = {
         "lang": lang,
         "lowercase": config.lowercase,
