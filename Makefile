@@ -109,9 +109,9 @@ DATA_CODE     := $(CORE_CODE) $(wildcard pipeline/data/*.py) pipeline/text/token
 	pipeline/stamps.py
 TOKENIZE_CODE := $(CORE_CODE) pipeline/encode.py $(wildcard pipeline/text/*.py) pipeline/stamps.py
 LM_CODE       := $(CORE_CODE) $(wildcard pipeline/lm/*.py pipeline/rnn/*.py pipeline/text/*.py) \
-	pipeline/checkpoints.py pipeline/serving.py
+	pipeline/checkpoints.py pipeline/serving.py pipeline/userdata/corpus.py
 GRAD_CODE     := $(CORE_CODE) $(wildcard pipeline/lessons/*.py pipeline/lm/*.py pipeline/rnn/*.py \
-	pipeline/text/*.py)
+	pipeline/text/*.py) pipeline/userdata/corpus.py
 EMB_CODE      := $(CORE_CODE) $(addprefix pipeline/embeddings/,__init__.py corpus.py keyed_vectors.py) \
 	pipeline/checkpoints.py
 W2V_CODE      := $(EMB_CODE) pipeline/embeddings/word2vec.py pipeline/embeddings/train.py
@@ -184,7 +184,7 @@ $(TOKENIZE_STAMP): $(TOKENIZE_MANIFEST)
 # A named run's data. Its rule runs whenever the files are given: the stage finds files it has
 # already built current and leaves the stamp alone. Without them the run is used as it is.
 $(USER_DATA)corpus_manifest.json: $(SETUP_STAMP) $(USERDATA_CODE) $(if $(CORPUS),FORCE)
-	$(PY) -m pipeline.userdata.corpus $(RUN_ARGS) $(DATA_ARGS) -- $(CORPUS)
+	$(PY) -m pipeline.userdata.corpus --preset $(PRESET) $(RUN_ARGS) $(DATA_ARGS) -- $(CORPUS)
 
 $(USER_DATA)labeled_manifest.json: $(SETUP_STAMP) $(USERDATA_CODE) $(if $(LABELED)$(TEST),FORCE)
 	$(PY) -m pipeline.userdata.labeled $(RUN_ARGS) $(if $(TEST),--test $(TEST)) $(DATA_ARGS) \
@@ -227,10 +227,12 @@ $(GLOVE_VECTORS): $(CORPUS_INPUT) $(GLOVE_CODE)
 
 eval-embeddings: $(EMB_REPORT)
 
-$(EMB_REPORT): $(W2V_VECTORS) $(GLOVE_VECTORS) $(EMB_CODE) pipeline/embeddings/evaluate.py
+$(EMB_REPORT): $(W2V_VECTORS) $(GLOVE_VECTORS) $(EMB_CODE) pipeline/embeddings/evaluate.py \
+	pipeline/userdata/corpus.py
 	$(PY) -m pipeline.embeddings.evaluate --preset $(PRESET) $(RUN_ARGS)
 
-$(EMB_MODEL): $(W2V_VECTORS) $(GLOVE_VECTORS) $(EMB_CODE) pipeline/embeddings/export.py
+$(EMB_MODEL): $(W2V_VECTORS) $(GLOVE_VECTORS) $(EMB_CODE) pipeline/embeddings/export.py \
+	pipeline/userdata/corpus.py
 	$(PY) -m pipeline.embeddings.export --preset $(PRESET) $(RUN_ARGS)
 
 bench-embeddings: $(TOKENIZE_STAMP)

@@ -159,9 +159,14 @@ def write_records(path: Path, examples: Iterator[dict[str, np.ndarray]]) -> None
             writer.write(proto.SerializeToString(deterministic=True))
 
 
-def tokenize_corpus(paths: Paths, config: TokenizeConfig) -> dict[str, Any]:
-    tokenizer = Tokenizer("en", lowercase=config.lowercase)
-    texts = load("en_corpus", "train", data_dir=paths.tfds).map(lambda ex: ex["text"])
+def tokenize_corpus(
+    paths: Paths, config: TokenizeConfig, texts: tf.data.Dataset | None = None, lang: str = "en"
+) -> dict[str, Any]:
+    """The corpus vocabulary and id stream from ``texts`` in ``lang`` (a named run's own
+    corpus, :mod:`pipeline.userdata.corpus`), by default ``make data``'s English corpus."""
+    tokenizer = Tokenizer(lang, lowercase=config.lowercase)
+    if texts is None:
+        texts = load("en_corpus", "train", data_dir=paths.tfds).map(lambda ex: ex["text"])
     counts = count_tokens(texts, tokenizer, config.batch_size)
     vocab = Vocabulary.build(counts, config.corpus_min_count, config.corpus_max_size)
     vocab.save(paths.processed / CORPUS_VOCAB)

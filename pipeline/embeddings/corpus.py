@@ -51,6 +51,8 @@ def from_stream(ids: np.ndarray, vocab: Vocabulary, max_vocab: int) -> Corpus:
 def load(paths: Paths, max_vocab: int) -> Corpus:
     ids_path: Path = paths.processed / artifacts.CORPUS_IDS
     if not ids_path.exists():
-        raise FileNotFoundError(f"{ids_path} is missing; run `make tokenize` first")
+        from pipeline.userdata.corpus import missing_corpus
+
+        raise FileNotFoundError(missing_corpus(paths, ids_path))
     vocab = Vocabulary.load(paths.processed / artifacts.CORPUS_VOCAB)
     return from_stream(np.load(ids_path), vocab, max_vocab)

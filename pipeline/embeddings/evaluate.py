@@ -9,11 +9,14 @@ are in the vocabulary. Every model is scored by the same code, so a benchmark ca
 gensim's vectors through :func:`evaluate_all` too.
 
 Writes ``reports/embeddings.json``, ``reports/embeddings.md`` (one table for all models) and
-``reports/embeddings_projection.png``.
+``reports/embeddings_projection.png``. A named run (``--run``) is scored on the same English
+sets when its corpus is English and ``make data`` has built them; otherwise the report says
+why not and shows the nearest neighbours of frequent words, which need no gold data.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import math
 import sys
@@ -87,6 +90,31 @@ def load_eval_sets(paths: Paths) -> EvalSets:
         words = zip(_strings(cols["word1"]), _strings(cols["word2"]), scores, strict=True)
         similarity[key] = [SimilarityPair(*p) for p in words]
     return EvalSets(analogies, similarity)
+
+
+def run_eval_sets(paths: Paths) -> tuple[EvalSets | None, str]:
+    """The English sets for ``paths``, or None and why a named run is not scored on them."""
+    if not paths.run:
+        return load_eval_sets(paths), ""
+    from pipeline.userdata.corpus import corpus_text
+
+    lang = corpus_text(paths).lang
+    if lang != "en":
+        return None, f"the run's corpus is --lang {lang}, the analogy and similarity sets English"
+    try:
+        return load_eval_sets(paths), ""
+    except FileNotFoundError:
+        return None, f"the English analogy and similarity sets are not built under {paths.tfds}"
+
+
+def frequent_words(kv: KeyedVectors, n: int = len(PROBES)) -> list[str]:
+    """Probes for a corpus of any language: words of letters at ranks 1, 3, 9, 27, ...
+
+    Frequent words have the best-trained vectors, and spreading the ranks shows function
+    words and content words alike; words of under four letters are mostly function words.
+    """
+    words = [w for w in kv.words if w.isalpha() and len(w) > 3]
+    return [words[3**i - 1] for i in range(n) if 3**i - 1 < len(words)]
 
 
 def _ids(kv: KeyedVectors, words: Iterable[str]) -> np.ndarray:
@@ -248,24 +276,36 @@ def evaluate_models(
     sets: EvalSets | None = None,
     write_reports: bool = True,
     vectors_dir: Path | None = None,
+    probes: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Score every trained model of ``models``; also write the reports unless told not to."""
+    """Score every trained model of ``models``; also write the reports unless told not to.
+
+    ``probes`` are the words whose neighbours are listed: by default :data:`PROBES` when the
+    English sets score the vectors, frequent words of the first model otherwise.
+    """
     kvs = load_trained(paths, models, vectors_dir)
-    sets = sets or load_eval_sets(paths)
-    report = {
+    skipped = ""
+    if sets is None:
+        sets, skipped = run_eval_sets(paths)
+    if skipped:
+        log.warning("not scored on analogies and word similarity: %s", skipped)
+    probes = probes or (PROBES if sets else frequent_words(next(iter(kvs.values()))))
+    report: dict[str, Any] = {
         "analogy_restrict": config.analogy_restrict,
         "models": {
             name: {
-                **evaluate_all(kv, paths, config, sets),
-                "neighbours": nearest_neighbours(kv, PROBES),
+                **(evaluate_all(kv, paths, config, sets) if sets else _size(kv)),
+                "neighbours": nearest_neighbours(kv, probes),
             }
             for name, kv in kvs.items()
         },
     }
+    if skipped:
+        report["skipped"] = skipped
     if write_reports:
         report_json = artifacts.report(paths, artifacts.EMBEDDINGS)
         write_json(report_json, report)
-        plot_projection(kvs, PROJECTION_WORDS, paths.reports / PROJECTION_PNG)
+        plot_projection(kvs, projection_words(report, sets), paths.reports / PROJECTION_PNG)
         write_text(paths.reports / REPORT_MD, markdown(report))
         log.info(
             "wrote %s, %s and %s under %s",
@@ -275,6 +315,18 @@ def evaluate_models(
             paths.reports,
         )
     return report
+
+
+def _size(kv: KeyedVectors) -> dict[str, int]:
+    return {"vocab_size": len(kv), "dim": kv.dim}
+
+
+def projection_words(report: dict[str, Any], sets: EvalSets | None) -> dict[str, list[str]]:
+    """The English groups beside the English sets; else each probe with its neighbours."""
+    if sets:
+        return {group: list(words) for group, words in PROJECTION_WORDS.items()}
+    first = next(iter(report["models"].values()))["neighbours"]
+    return {probe: [probe, *(w for w, _ in found[:5])] for probe, found in first.items()}
 
 
 def _pct(value: float | None) -> str:
@@ -300,16 +352,27 @@ def summary_table(report: dict[str, Any]) -> str:
     def coverage(counts: dict[str, Any], total: str) -> str:
         return f"{_pct(counts['coverage'])} ({counts['covered']:,}/{counts[total]:,})"
 
-    rows = [
-        row(f"analogy {part}", lambda r, p=part: _pct(r["analogy"][p]["accuracy"]))
-        for part in ("total", "semantic", "syntactic")
-    ]
-    rows.append(row("analogy coverage", lambda r: coverage(r["analogy"], "questions")))
-    for key, label in SIMILARITY_LABELS.items():
-        rows.append(row(f"{label} ρ (Spearman)", lambda r, k=key: _rho(r[k]["spearman"])))
-        rows.append(row(f"{label} coverage", lambda r, k=key: coverage(r[k], "pairs")))
+    rows = []
+    if "skipped" not in report:
+        rows += [
+            row(f"analogy {part}", lambda r, p=part: _pct(r["analogy"][p]["accuracy"]))
+            for part in ("total", "semantic", "syntactic")
+        ]
+        rows.append(row("analogy coverage", lambda r: coverage(r["analogy"], "questions")))
+        for key, label in SIMILARITY_LABELS.items():
+            rows.append(row(f"{label} ρ (Spearman)", lambda r, k=key: _rho(r[k]["spearman"])))
+            rows.append(row(f"{label} coverage", lambda r, k=key: coverage(r[k], "pairs")))
     rows.append(row("vocabulary × dim", lambda r: f"{r['vocab_size']:,} × {r['dim']}"))
     return _table(["metric", *report["models"]], rows)
+
+
+def neighbours_lines(report: dict[str, Any]) -> str:
+    """Each model's nearest neighbours of each probe, a line each, for the terminal."""
+    return "\n".join(
+        f"{name} {probe}: {_neighbours_cell(found[:5])}"
+        for name, model in report["models"].items()
+        for probe, found in model["neighbours"].items()
+    )
 
 
 def _section_cell(counts: dict[str, Any]) -> str:
@@ -320,21 +383,19 @@ def _neighbours_cell(neighbours: Sequence[tuple[str, float]]) -> str:
     return ", ".join(f"{word} {score:.2f}" for word, score in neighbours)
 
 
-def markdown(report: dict[str, Any]) -> str:
-    """The whole report: the summary table, accuracy per section, neighbours, projection."""
-    names, models = list(report["models"]), list(report["models"].values())
+def _scores_section(report: dict[str, Any], names: list[str], models: list[Any]) -> str:
+    """The scores on the English sets, or why there are none."""
+    if "skipped" in report:
+        return (
+            f"Not scored on analogies and word similarity: {report['skipped']}.\n\n"
+            f"{summary_table(report)}\n\n"
+        )
     sections = models[0]["analogy"]["sections"]  # every model answers the same questions
     by_section = _table(
         ["analogy section", *names],
         ([s, *(_section_cell(r["analogy"]["sections"][s]) for r in models)] for s in sections),
     )
-    probes = dict.fromkeys(p for r in models for p in r["neighbours"])
-    neighbours = _table(
-        ["probe", *names],
-        ([p, *(_neighbours_cell(r["neighbours"].get(p, [])) for r in models)] for p in probes),
-    )
     return (
-        "# Word embeddings\n\n"
         f"Analogies: Google analogy test, 3CosAdd over the {report['analogy_restrict']:,} most "
         "frequent words with the query words excluded; accuracy over covered questions (all "
         "four words among those words). Similarity: Spearman's ρ between cosine and human "
@@ -342,6 +403,20 @@ def markdown(report: dict[str, Any]) -> str:
         f"{summary_table(report)}\n\n"
         "## Analogy accuracy by section (covered/questions)\n\n"
         f"{by_section}\n\n"
+    )
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The whole report: the summary table, accuracy per section, neighbours, projection."""
+    names, models = list(report["models"]), list(report["models"].values())
+    probes = dict.fromkeys(p for r in models for p in r["neighbours"])
+    neighbours = _table(
+        ["probe", *names],
+        ([p, *(_neighbours_cell(r["neighbours"].get(p, [])) for r in models)] for p in probes),
+    )
+    return (
+        "# Word embeddings\n\n"
+        f"{_scores_section(report, names, models)}"
         "## Nearest neighbours (cosine)\n\n"
         f"{neighbours}\n\n"
         "## 2-D projection\n\n"
@@ -358,11 +433,23 @@ def main(argv: list[str] | None = None) -> int:
         default=MODELS,
         help="comma-separated models to evaluate, those trained (default: word2vec,glove)",
     )
+    parser.add_argument(
+        "--probes",
+        type=comma_list(str),
+        default=(),
+        help="comma-separated words whose nearest neighbours are listed (default: six English "
+        "words, or frequent words of a corpus not scored on the English sets)",
+    )
+
+    def work(args: argparse.Namespace, paths: Paths, config: EmbeddingsConfig) -> str:
+        report = evaluate_models(
+            paths, config, args.models, vectors_dir=args.vectors_dir, probes=args.probes
+        )
+        return summary_table(report) + "\n" + neighbours_lines(report)
+
     return run_stage(
         parser.parse_args(argv),
-        lambda args, paths, config: summary_table(
-            evaluate_models(paths, config, args.models, vectors_dir=args.vectors_dir)
-        ),
+        work,
         log,
         writes=lambda paths: (paths.reports,),
         config="embeddings",

@@ -11,11 +11,11 @@
       out = m.nearest(words=tf.constant(["king"]), k=tf.constant(5))
       out["words"], out["scores"]  # string [1, 5], float32 [1, 5] (cosine, best first)
 
-  Words are normalized in the graph as the corpus was (``Tokenizer("en").tf_normalize``:
-  UTF-8 repair, lowercasing) and stripped of surrounding whitespace. An unknown word gets
-  the zero vector, so it adds nothing to sums or means of word vectors and has cosine 0
-  with every word; ``nearest`` returns empty strings with score 0 for it. ``lookup`` is
-  also ``serving_default``.
+  Words are normalized in the graph as the corpus was (``Tokenizer.tf_normalize``: UTF-8
+  repair, lowercasing unless a named run's corpus kept its case) and stripped of
+  surrounding whitespace. An unknown word gets the zero vector, so it adds nothing to sums
+  or means of word vectors and has cosine 0 with every word; ``nearest`` returns empty
+  strings with score 0 for it. ``lookup`` is also ``serving_default``.
 
 The files go to ``data/processed/embeddings_export/<model>/`` and the SavedModel of one model
 (``--model``) to ``saved_models/embeddings/<version>``.
@@ -36,6 +36,7 @@ from pipeline.embeddings.keyed_vectors import MODELS, KeyedVectors, add_vectors_
 from pipeline.io import atomic_path
 from pipeline.stage import comma_list, run_stage, stage_parser
 from pipeline.text import Tokenizer
+from pipeline.userdata.corpus import corpus_text
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,9 @@ class EmbeddingModule(tf.Module):
     variable, so the SavedModel stores it once rather than as a constant in each signature.
     """
 
-    def __init__(self, kv: KeyedVectors) -> None:
+    def __init__(self, kv: KeyedVectors, tokenizer: Tokenizer | None = None) -> None:
         super().__init__()
-        self._tokenizer = Tokenizer("en")
+        self._tokenizer = tokenizer or Tokenizer("en")
         self.size = len(kv)
         self.table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
@@ -113,9 +114,9 @@ class EmbeddingModule(tf.Module):
         }
 
 
-def export_savedmodel(kv: KeyedVectors, dest: Path) -> Path:
+def export_savedmodel(kv: KeyedVectors, dest: Path, tokenizer: Tokenizer | None = None) -> Path:
     """Write the SavedModel to ``dest`` (a version folder) atomically."""
-    module = EmbeddingModule(kv)
+    module = EmbeddingModule(kv, tokenizer)
     with atomic_path(dest, directory=True) as tmp:
         tf.saved_model.save(
             module,
@@ -148,11 +149,8 @@ def run(
         out = export_dir(paths, name)
         kv.save_word2vec_format(out / f"{name}.txt")
         written += [out / f"{name}.txt", export_projector(kv, out / "projector")]
-    written.append(
-        export_savedmodel(
-            kvs[savedmodel], artifacts.saved_model(paths, artifacts.EMBEDDINGS, version)
-        )
-    )
+    dest = artifacts.saved_model(paths, artifacts.EMBEDDINGS, version)
+    written.append(export_savedmodel(kvs[savedmodel], dest, corpus_text(paths).tokenizer()))
     return written
 
 

@@ -74,6 +74,18 @@ def train_glove(corpus: Corpus, config: EmbeddingsConfig, run_dir: Path) -> tupl
 TRAINERS = {"word2vec": train_word2vec, "glove": train_glove}
 
 
+def check_context(corpus: Corpus, config: EmbeddingsConfig) -> None:
+    """Both models learn only from two embedded words in one line; refuse a corpus without."""
+    lengths = np.diff(corpus.row_splits)
+    if not np.any(lengths >= 2):
+        raise ValueError(
+            f"The corpus has {len(corpus.tokens):,} embedded words ({len(corpus.words):,} "
+            f"distinct) in {corpus.num_sentences:,} lines, and no line holds two of them: "
+            f"word2vec and GloVe learn from the words within --window {config.window} of each "
+            "other in a line. Give more text, with several words a line."
+        )
+
+
 def run(
     paths: Paths,
     config: EmbeddingsConfig,
@@ -82,6 +94,7 @@ def run(
 ) -> dict[str, Any]:
     """Train ``models``; their vectors go to ``vectors_dir`` (default: under the data dir)."""
     corpus = load(paths, config.max_vocab)
+    check_context(corpus, config)
     log.info(
         "corpus: %d words in %d sentences, vocabulary %d",
         len(corpus.tokens), corpus.num_sentences, len(corpus.words),

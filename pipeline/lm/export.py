@@ -44,12 +44,14 @@ class TextCodec:
     UTF-8, one kind of space, lowercased if asked), so both levels see the same corpus.
     """
 
-    def __init__(self, vocab: Vocabulary, level: str, lowercase: bool = True) -> None:
+    def __init__(
+        self, vocab: Vocabulary, level: str, lowercase: bool = True, lang: str = "en"
+    ) -> None:
         if level not in LEVELS:
             raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
         self.vocab = vocab
         self.level = level
-        self.tokenizer = Tokenizer("en", lowercase=lowercase)
+        self.tokenizer = Tokenizer(lang, lowercase=lowercase)
 
     def tf_units(self, texts: tf.Tensor) -> tf.RaggedTensor:
         """Words or characters of each string (``shape + [None]``)."""

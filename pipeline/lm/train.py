@@ -27,7 +27,6 @@ import tensorflow as tf
 from pipeline import artifacts
 from pipeline.checkpoints import latest_intact, training_state
 from pipeline.config import LMConfig, Paths
-from pipeline.data.load import load
 from pipeline.io import write_json
 from pipeline.lm import data
 from pipeline.lm.export import LEVELS, TextCodec, export
@@ -35,6 +34,8 @@ from pipeline.lm.model import LanguageModel
 from pipeline.rnn import KINDS
 from pipeline.stage import run_stage, stage_parser
 from pipeline.text import EOS_ID, PAD_ID, UNK_ID, Vocabulary
+from pipeline.text.vocab import RESERVED
+from pipeline.userdata.corpus import corpus_lines, corpus_text, missing_corpus
 
 log = logging.getLogger("pipeline.lm")
 
@@ -52,18 +53,18 @@ def level_sizes(config: LMConfig) -> tuple[int, int]:
 
 
 def word_corpus(paths: Paths, config: LMConfig) -> tuple[tf.RaggedTensor, Vocabulary]:
-    vocab = Vocabulary.load(paths.processed / artifacts.CORPUS_VOCAB)
-    vocab = Vocabulary(vocab.tokens[: config.vocab_size])
     ids_path = paths.processed / artifacts.CORPUS_IDS
     if not ids_path.exists():
-        raise FileNotFoundError(f"{ids_path} is missing; run `make tokenize` first")
+        raise FileNotFoundError(missing_corpus(paths, ids_path))
+    vocab = Vocabulary.load(paths.processed / artifacts.CORPUS_VOCAB)
+    vocab = Vocabulary(vocab.tokens[: config.vocab_size])
     return data.sentences_from_stream(np.load(ids_path), len(vocab)), vocab
 
 
 def char_corpus(paths: Paths, config: LMConfig) -> tuple[tf.RaggedTensor, Vocabulary]:
     """Characters of every corpus line; rare characters (stray symbols, scripts) become UNK."""
-    texts = load("en_corpus", "train", data_dir=paths.tfds).map(lambda ex: ex["text"])
-    codec = TextCodec(Vocabulary.build({}), "char")
+    codec = corpus_codec(paths, Vocabulary.build({}), "char")
+    texts = corpus_lines(paths)
     chunks = list(texts.batch(4096).map(codec.tf_units, num_parallel_calls=tf.data.AUTOTUNE))
     if not chunks:
         raise ValueError("the English corpus is empty; run `make data` again")
@@ -72,9 +73,22 @@ def char_corpus(paths: Paths, config: LMConfig) -> tuple[tf.RaggedTensor, Vocabu
         values, freq = np.unique(chars.flat_values.numpy(), return_counts=True)
         counts.update({v.decode("utf-8"): int(f) for v, f in zip(values, freq, strict=True)})
     vocab = Vocabulary.build(counts, config.char_min_count, config.vocab_size)
+    if len(vocab) - len(RESERVED) < 2:
+        raise ValueError(
+            f"The corpus has {sum(counts.values()):,} characters, {len(counts)} distinct, and "
+            f"{len(vocab) - len(RESERVED)} of them occur --char-min-count "
+            f"{config.char_min_count} times or more; a character model needs 2 or more. Give "
+            f'more text or a lower count (STAGE_ARGS="--char-min-count 1").'
+        )
     table = vocab.lookup_table()
     sentences = tf.concat([tf.cast(table.lookup(chars), tf.int32) for chars in chunks], axis=0)
     return data.with_eos(sentences), vocab
+
+
+def corpus_codec(paths: Paths, vocab: Vocabulary, level: str) -> TextCodec:
+    """The codec that cuts text as the run's corpus was cut (a named run's own language)."""
+    text = corpus_text(paths)
+    return TextCodec(vocab, level, lowercase=text.lowercase, lang=text.lang)
 
 
 def unigram_perplexity(train: tf.RaggedTensor, held: tf.RaggedTensor, vocab_size: int) -> float:
@@ -177,6 +191,13 @@ def read_corpus(
     """The training sentences, the held-out ones and the vocabulary at ``config``'s level."""
     corpus = word_corpus if config.level == "word" else char_corpus
     sentences, vocab = corpus(paths, config)
+    n = int(sentences.nrows())
+    if n <= config.held_out:
+        raise ValueError(
+            f"The corpus has {n:,} sentences, too few to hold out --held-out "
+            f"{config.held_out:,} for perplexity and train on the rest. Give more text, or "
+            f'hold out fewer (STAGE_ARGS="--held-out {max(1, n // 10)}").'
+        )
     train_sents, held = data.split_held_out(sentences, config.held_out)
     log.info(
         "%s-level LM: %d training sentences (%d tokens), %d held out, vocabulary %d",
@@ -227,10 +248,9 @@ def evaluate_held_out(
 
 
 def export_and_sample(
-    model: LanguageModel, config: LMConfig, vocab: Vocabulary, directory: Path
+    model: LanguageModel, config: LMConfig, codec: TextCodec, directory: Path
 ) -> tuple[Path, dict[str, Any]]:
     """Export the model and sample the export as a user will: where it is, and the samples."""
-    codec = TextCodec(vocab, config.level)
     sample_max_len = config.sample_max_len * (1 if config.level == "word" else 4)
     saved = export(model, codec, sample_max_len, directory)
     reloaded = tf.saved_model.load(str(saved))
@@ -260,7 +280,8 @@ def train(paths: Paths, config: LMConfig, max_epochs: int | None = None) -> dict
         return {"epochs": int(backup.epochs_done), "train_seconds": round(float(backup.seconds), 1)}
 
     held_out = evaluate_held_out(model, config, train_sents, held)
-    saved, samples = export_and_sample(model, config, vocab, artifacts.saved_model(paths, name))
+    codec = corpus_codec(paths, vocab, config.level)
+    saved, samples = export_and_sample(model, config, codec, artifacts.saved_model(paths, name))
     report = {
         "config": asdict(config),
         "model": str(saved),
