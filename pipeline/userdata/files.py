@@ -47,6 +47,12 @@ def _open(path: Path) -> IO[bytes]:
     return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
 
 
+def readable(path: Path) -> Path:
+    """``path``, once it is a file that opens: the check that names a bad one as readers do."""
+    with _open(path):
+        return path
+
+
 def numbered_lines(path: Path, decoding: Decoding = Decoding()) -> Iterator[tuple[int, str]]:
     """``(line number, text)`` of every line, blank ones included, without its line ending."""
     try:

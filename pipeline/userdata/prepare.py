@@ -23,6 +23,7 @@ from pipeline import artifacts, stamps
 from pipeline.config import Paths
 from pipeline.data.build import write_tsv
 from pipeline.io import atomic_path, sha256_file, write_json
+from pipeline.userdata.files import readable
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def prepare(
     """Run ``build`` unless the run already holds ``kind`` built from these inputs and settings."""
     if not paths.run:
         raise ValueError(f"Your own {kind} needs a run name: give RUN=name (--run name).")
-    digest = inputs_digest(inputs, settings)
+    digest = inputs_digest([readable(path) for path in inputs], settings)
     report = _current(paths, kind, digest)
     if report is not None:
         log.info("run %r: the %s is current (same files and settings)", paths.run, kind)
