@@ -60,9 +60,14 @@ def word_corpus(paths: Paths, config: LMConfig) -> tuple[tf.RaggedTensor, Vocabu
     return data.sentences_from_stream(np.load(ids_path), len(vocab)), vocab
 
 
-def char_corpus(paths: Paths, config: LMConfig) -> tuple[tf.RaggedTensor, Vocabulary]:
-    """Characters of every corpus line; rare characters (stray symbols, scripts) become UNK."""
+def char_corpus(
+    paths: Paths, config: LMConfig, lines: int | None = None
+) -> tuple[tf.RaggedTensor, Vocabulary]:
+    """Characters of every corpus line, or of the first ``lines`` (the corpus is shuffled);
+    rare characters (stray symbols, scripts) become UNK."""
     texts = load("en_corpus", "train", data_dir=paths.tfds).map(lambda ex: ex["text"])
+    if lines is not None:
+        texts = texts.take(lines)
     codec = TextCodec(Vocabulary.build({}), "char")
     chunks = list(texts.batch(4096).map(codec.tf_units, num_parallel_calls=tf.data.AUTOTUNE))
     if not chunks:
