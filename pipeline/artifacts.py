@@ -105,6 +105,7 @@ def run_report(name: str, run: str) -> str:
 
 EMBEDDINGS = "embeddings"  # the SavedModel and the evaluation report
 TRANSLATOR = "translator"
+LSTM_VARIANTS = "lstm_variants"  # the LSTM variants lesson's report, and its plot beside it (.png)
 
 
 def lm_name(level: str) -> str:
