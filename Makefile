@@ -6,6 +6,7 @@
 #   make tokenize    vocabularies and id-encoded splits
 #   make lm          word-level RNN language model -> saved_models/lm/1, reports/lm.json
 #   make lm-char     the character-level variant   -> saved_models/lm_char/1
+#   make lstm-variants     Greff et al.'s 8 LSTM variants on the char LM -> reports/lstm_variants.*
 #   make sample      sentences from the language model (SAMPLE_ARGS="-t 0.5 --prefix 'the'")
 #   make train-embeddings  word2vec + GloVe, evaluated and exported (saved_models/embeddings/1)
 #   make eval-embeddings   reports/embeddings.{md,json} from the trained vectors
@@ -63,6 +64,7 @@ TR_MODEL       := reports/train_translate.json  # written once runs/translate/de
 TR_SAVED       := saved_models/translator/1/saved_model.pb
 BLEU_REPORT    := reports/bleu.json
 ERRORS_REPORT  := reports/error_analysis.json
+LSTM_VARIANTS_REPORT := reports/lstm_variants.json
 
 CORE_CODE     := pipeline/__init__.py pipeline/config.py pipeline/io.py pipeline/artifacts.py \
 	pipeline/stage.py
@@ -80,6 +82,7 @@ SENT_CODE     := $(CORE_CODE) $(EMB_CODE) $(wildcard pipeline/sentiment/*.py pip
 TR_CODE       := $(CORE_CODE) $(wildcard pipeline/rnn/*.py pipeline/text/*.py) \
 	$(addprefix pipeline/translate/,__init__.py attention.py codec.py data.py model.py saved.py schedule.py train.py) \
 	pipeline/checkpoints.py
+LSTM_VARIANTS_CODE := $(LM_CODE) pipeline/lessons/__init__.py pipeline/lessons/lstm_variants.py
 DECODE_CODE   := $(TR_CODE) $(wildcard pipeline/metrics/*.py) \
 	$(addprefix pipeline/translate/,beam.py cli.py decode_bench.py) pipeline/serving.py pipeline/timing.py
 
@@ -145,6 +148,12 @@ lm-char: $(LM_CHAR_MODEL)
 
 $(LM_CHAR_MODEL): $(TOKENIZE_STAMP) $(LM_CODE)
 	$(PY) -m pipeline.lm.train --preset $(PRESET) --level char $(STAGE_ARGS)
+
+.PHONY: lstm-variants
+lstm-variants: $(LSTM_VARIANTS_REPORT)
+
+$(LSTM_VARIANTS_REPORT): $(TOKENIZE_STAMP) $(LSTM_VARIANTS_CODE)
+	$(PY) -m pipeline.lessons.lstm_variants --preset $(PRESET) $(STAGE_ARGS)
 
 sample: $(LM_MODEL)
 	$(PY) -m pipeline.lm.sample --model $(dir $(LM_MODEL)) $(SAMPLE_ARGS)

@@ -48,6 +48,7 @@ EXPECTED = {
     "ERRORS_REPORT": artifacts.report(
         PATHS, artifacts.run_report("error_analysis", artifacts.run_of(TRAINED_TRANSLATOR))
     ),
+    "LSTM_VARIANTS_REPORT": artifacts.report(PATHS, artifacts.LSTM_VARIANTS),
 }
 # A value that is one path below a folder of Paths: an artifact the Makefile names.
 ARTIFACT_VALUE = re.compile(r"(data|reports|saved_models|runs)/\S+")
