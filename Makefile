@@ -8,6 +8,7 @@
 #   make lm-char     the character-level variant   -> saved_models/lm_char/1
 #   make gradients   vanishing/exploding gradients per cell kind, clipping, Elman vs Jordan
 #                    -> reports/gradients.{md,json,png}
+#   make lstm-variants     Greff et al.'s 8 LSTM variants on the char LM -> reports/lstm_variants.*
 #   make sample      sentences from the language model (SAMPLE_ARGS="-t 0.5 --prefix 'the'")
 #   make train-embeddings  word2vec + GloVe, evaluated and exported (saved_models/embeddings/1)
 #   make eval-embeddings   reports/embeddings.{md,json} from the trained vectors
@@ -102,6 +103,7 @@ PARALLEL_INPUT := $(USER_DATA)parallel.stamp
 endif
 WL_MODEL       := saved_models/word_language/1/saved_model.pb  # written just before WL_REPORT
 WL_REPORT      := reports/word_language.json
+LSTM_VARIANTS_REPORT := reports/lstm_variants.json
 
 CORE_CODE     := pipeline/__init__.py pipeline/config.py pipeline/io.py pipeline/artifacts.py \
 	pipeline/stage.py
@@ -123,6 +125,7 @@ TR_CODE       := $(CORE_CODE) $(wildcard pipeline/rnn/*.py pipeline/text/*.py) \
 	pipeline/checkpoints.py
 USERDATA_CODE := $(CORE_CODE) $(wildcard pipeline/userdata/*.py pipeline/text/*.py) pipeline/encode.py \
 	pipeline/stamps.py $(addprefix pipeline/data/,build.py clean.py tfds_builders.py)
+LSTM_VARIANTS_CODE := $(LM_CODE) pipeline/lessons/__init__.py pipeline/lessons/lstm_variants.py
 DECODE_CODE   := $(TR_CODE) $(wildcard pipeline/metrics/*.py) \
 	$(addprefix pipeline/translate/,beam.py cli.py decode_bench.py) pipeline/serving.py pipeline/timing.py
 WL_CODE       := $(CORE_CODE) $(wildcard pipeline/wordlang/*.py pipeline/rnn/*.py pipeline/text/*.py) \
@@ -213,6 +216,12 @@ gradients: $(GRAD_REPORT)
 
 $(GRAD_REPORT): $(TOKENIZE_STAMP) $(GRAD_CODE)
 	$(PY) -m pipeline.lessons.gradients --preset $(PRESET) $(STAGE_ARGS)
+
+.PHONY: lstm-variants
+lstm-variants: $(LSTM_VARIANTS_REPORT)
+
+$(LSTM_VARIANTS_REPORT): $(TOKENIZE_STAMP) $(LSTM_VARIANTS_CODE)
+	$(PY) -m pipeline.lessons.lstm_variants --preset $(PRESET) $(STAGE_ARGS)
 
 sample: $(LM_MODEL)
 	$(PY) -m pipeline.lm.sample --model $(dir $(LM_MODEL)) $(SAMPLE_ARGS)

@@ -123,6 +123,7 @@ TRANSLATOR = "translator"
 GRADIENTS = "gradients"  # the gradients lesson's report, and its plot beside it (.png)
 WORD_LANGUAGE = "word_language"  # the SavedModel and the report of pipeline.wordlang
 WORD_LANGUAGE_CONFUSION = "word_language_confusion.png"  # its confusion matrices, in reports/
+LSTM_VARIANTS = "lstm_variants"  # the LSTM variants lesson's report, and its plot beside it (.png)
 
 
 def lm_name(level: str) -> str:

@@ -240,6 +240,26 @@ class WordLanguageConfig:
 
 
 @dataclass(frozen=True)
+class LstmVariantsConfig:
+    """Greff et al.'s LSTM variants, each trained alike on the character-level language model."""
+
+    variants: tuple[str, ...] = ()  # LSTM variants trained (empty: all of rnn.cells.LSTM_VARIANTS)
+    seeds: int = 3  # runs per variant, seeds 0, 1, ...: initial weights and batch order
+    corpus_lines: int = 20_000  # English corpus lines read, from the start (0: all)
+    held_out: int = 1000  # of those, the last lines, kept out of training for bits per character
+    char_min_count: int = 20  # fewest occurrences for a character to be kept (others: UNK)
+    embed_dim: int = 32  # character embedding size
+    units: int = 128  # LSTM state size
+    max_len: int = 64  # characters per training and held-out line
+    batch_size: int = 32  # lines per training step
+    steps: int = 200  # training steps of every run
+    curve_every: int = 20  # steps per point of the training curves
+    learning_rate: float = 3e-3  # Adam step size
+    clipnorm: float = 1.0  # gradient norm bound per variable
+    small: float = 0.02  # bits per character from vanilla that count as "costs little"
+
+
+@dataclass(frozen=True)
 class Preset:
     data: DataConfig
     tokenize: TokenizeConfig
@@ -249,6 +269,7 @@ class Preset:
     sentiment: SentimentConfig = SentimentConfig()
     gradients: GradientsConfig = GradientsConfig()
     word_language: WordLanguageConfig = WordLanguageConfig()
+    lstm_variants: LstmVariantsConfig = LstmVariantsConfig()
 
 
 PRESETS: dict[str, Preset] = {
@@ -318,6 +339,19 @@ PRESETS: dict[str, Preset] = {
             batch_size=8,
             epochs=2,
             nb_alphas=(0.1, 1.0),
+        ),
+        lstm_variants=LstmVariantsConfig(
+            variants=("vanilla", "cifg"),
+            seeds=2,
+            corpus_lines=0,
+            held_out=4,
+            char_min_count=1,
+            embed_dim=8,
+            units=8,
+            max_len=32,
+            batch_size=4,
+            steps=4,
+            curve_every=2,
         ),
     ),
     "default": Preset(DataConfig(), TokenizeConfig()),

@@ -66,6 +66,7 @@ EXPECTED = {
     "USER_DATA": PATHS.processed,
     "WL_MODEL": artifacts.saved_model(PATHS, artifacts.WORD_LANGUAGE) / SAVED_MODEL_PB,
     "WL_REPORT": artifacts.report(PATHS, artifacts.WORD_LANGUAGE),
+    "LSTM_VARIANTS_REPORT": artifacts.report(PATHS, artifacts.LSTM_VARIANTS),
 }
 # A value that is one path below a folder of Paths: an artifact the Makefile names.
 ARTIFACT_VALUE = re.compile(r"(data|reports|saved_models|runs)/\S+")

@@ -36,6 +36,7 @@ class LanguageModel(keras.Model):
         cell: str = "gru",
         dropout: float = 0.0,
         num_sampled: int = 0,
+        cell_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -48,7 +49,8 @@ class LanguageModel(keras.Model):
         # A sampled softmax with as many negatives as classes is just a noisier full one.
         self.num_sampled = num_sampled if 0 < num_sampled < vocab_size - 1 else 0
         self.embedding = keras.layers.Embedding(vocab_size, embed_dim, name="embedding")
-        cells = [make_cell(cell, units) for _ in range(layers)]
+        self.cell_options = dict(cell_options or {})  # to the cell's constructor, e.g. a variant
+        cells = [make_cell(cell, units, **self.cell_options) for _ in range(layers)]
         self.rnn = keras.layers.RNN(
             cells[0] if layers == 1 else cells,
             return_sequences=True,
@@ -182,4 +184,5 @@ class LanguageModel(keras.Model):
             "cell": self.cell_kind,
             "dropout": self.dropout_rate,
             "num_sampled": self.num_sampled,
+            "cell_options": dict(self.cell_options),
         }

@@ -61,10 +61,15 @@ def word_corpus(paths: Paths, config: LMConfig) -> tuple[tf.RaggedTensor, Vocabu
     return data.sentences_from_stream(np.load(ids_path), len(vocab)), vocab
 
 
-def char_corpus(paths: Paths, config: LMConfig) -> tuple[tf.RaggedTensor, Vocabulary]:
-    """Characters of every corpus line; rare characters (stray symbols, scripts) become UNK."""
+def char_corpus(
+    paths: Paths, config: LMConfig, lines: int | None = None
+) -> tuple[tf.RaggedTensor, Vocabulary]:
+    """Characters of every corpus line, or of the first ``lines`` (the corpus is shuffled);
+    rare characters (stray symbols, scripts) become UNK."""
     codec = corpus_codec(paths, Vocabulary.build({}), "char")
     texts = corpus_lines(paths)
+    if lines is not None:
+        texts = texts.take(lines)
     chunks = list(texts.batch(4096).map(codec.tf_units, num_parallel_calls=tf.data.AUTOTUNE))
     if not chunks:
         raise ValueError("the English corpus is empty; run `make data` again")

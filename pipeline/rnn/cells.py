@@ -17,6 +17,7 @@ and the input rows Glorot-uniform, as in Keras' own cells.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -277,6 +278,34 @@ class GRUCell(_FusedCell):
         }
 
 
+@dataclass(frozen=True)
+class LSTMVariant:
+    """What one variant of Greff et al. (2015) changes in the vanilla (peephole) LSTM."""
+
+    input_gate: bool = True  # False: Γu = 1 (NIG)
+    forget_gate: bool = True  # False: Γf = 1 (NFG)
+    output_gate: bool = True  # False: Γo = 1 (NOG)
+    input_activation: bool = True  # False: g is the identity (NIAF)
+    output_activation: bool = True  # False: h is the identity (NOAF)
+    peepholes: bool = True  # False: no peepholes even with peephole=True (NP)
+    coupled: bool = False  # True: Γf = 1 - Γu, no forget-gate weights (CIFG)
+    gate_recurrence: bool = False  # True: the gates also see the previous step's gates (FGR)
+
+
+# Greff et al.'s names, lowercased; the vanilla LSTM is theirs when the cell has peepholes.
+LSTM_VARIANTS: dict[str, LSTMVariant] = {
+    "vanilla": LSTMVariant(),
+    "nig": LSTMVariant(input_gate=False),
+    "nfg": LSTMVariant(forget_gate=False),
+    "nog": LSTMVariant(output_gate=False),
+    "niaf": LSTMVariant(input_activation=False),
+    "noaf": LSTMVariant(output_activation=False),
+    "np": LSTMVariant(peepholes=False),
+    "cifg": LSTMVariant(coupled=True),
+    "fgr": LSTMVariant(gate_recurrence=True),
+}
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class LSTMCell(_FusedCell):
     """The seed's LSTM; kernel column blocks are ``[Γu, Γf, c~, Γo]``, state ``[a_t, c_t]``.
@@ -292,9 +321,26 @@ class LSTMCell(_FusedCell):
     the forget gate mostly open so gradients flow through ``c`` early in training.
     ``candidate_activation`` is ``g``, ``activation`` is ``h``, ``gate_activation`` is ``σ``;
     the seed's counting example needs ``g`` and ``h`` linear.
-    """
 
-    blocks = 4
+    ``variant`` is one of Greff et al.'s (2015, "LSTM: A Search Space Odyssey") changes to
+    the vanilla LSTM, which is this cell with ``peephole=True`` (:data:`LSTM_VARIANTS`):
+
+    * ``vanilla``: the equations above, unchanged (the default);
+    * ``nig``, ``nfg``, ``nog`` (no input / forget / output gate): ``Γu = 1``, ``Γf = 1`` or
+      ``Γo = 1``; the gate's kernel block, bias and peephole are gone;
+    * ``niaf`` (no input activation): ``c~ = W_c [a_{t-1}; x_t] + b_c``, g the identity;
+    * ``noaf`` (no output activation): ``a_t = Γo * c_t``, h the identity;
+    * ``np`` (no peepholes): the gates see no ``c``, whatever ``peephole`` says;
+    * ``cifg`` (coupled input and forget gate): ``Γf = 1 - Γu``, no forget block; as
+      ``1 - σ(z) = σ(-z)``, the update bias starts at ``-forget_bias`` so ``Γf`` starts as
+      open as in the vanilla cell;
+    * ``fgr`` (full gate recurrence): every gate also sees the previous step's gates,
+      ``Γ_t = σ(... + R [Γu; Γf; Γo]_{t-1})`` with one ``(3 units, 3 units)``
+      ``gate_recurrent_kernel`` (Greff's nine ``R_{..}`` matrices side by side); the state
+      becomes ``[a_t, c_t, [Γu; Γf; Γo]_t]``, the gates starting at 0.
+
+    A dropped block shrinks the kernel, so a variant trains no weight it does not use.
+    """
 
     def __init__(
         self,
@@ -305,50 +351,103 @@ class LSTMCell(_FusedCell):
         peephole: bool = False,
         forget_bias: float = 1.0,
         peephole_initializer: Any = "zeros",
+        variant: str = "vanilla",
         **kwargs: Any,
     ) -> None:
         super().__init__(units, **kwargs)
+        if variant not in LSTM_VARIANTS:
+            raise ValueError(
+                f"unknown LSTM variant {variant!r}; choose one of {', '.join(LSTM_VARIANTS)}"
+            )
         self.candidate_activation = keras.activations.get(candidate_activation)
         self.gate_activation = keras.activations.get(gate_activation)
         self.peephole = peephole
         self.forget_bias = forget_bias
         self.peephole_initializer = keras.initializers.get(peephole_initializer)
+        self.variant = variant
+        changes = LSTM_VARIANTS[variant]
+        self._changes = changes
+        present = {
+            "update": changes.input_gate,
+            "forget": changes.forget_gate and not changes.coupled,
+            "candidate": True,
+            "output": changes.output_gate,
+        }
+        self.block_names = tuple(name for name, kept in present.items() if kept)
+        self.blocks = len(self.block_names)
+        self.gate_names = tuple(name for name in self.block_names if name != "candidate")
+        self.peephole_names = self.gate_names if peephole and changes.peepholes else ()
         self.state_size = [units, units]
+        if changes.gate_recurrence:
+            self.state_size.append(len(self.gate_names) * units)
 
     def build(self, input_shape: Sequence[int | None]) -> None:
         super().build(input_shape)
         self.peephole_kernel = None
-        if self.peephole:
+        if self.peephole_names:
             self.peephole_kernel = self.add_weight(
-                name="peephole_kernel", shape=(3, self.units), initializer=self.peephole_initializer
+                name="peephole_kernel",
+                shape=(len(self.peephole_names), self.units),
+                initializer=self.peephole_initializer,
+            )
+        self.gate_recurrent_kernel = None
+        if self._changes.gate_recurrence:
+            width = len(self.gate_names) * self.units
+            self.gate_recurrent_kernel = self.add_weight(
+                name="gate_recurrent_kernel",
+                shape=(width, width),
+                initializer=self.recurrent_initializer,
             )
 
     def _initial_bias(self, shape: Sequence[int], dtype: Any = None) -> Any:
         units = self.units
+        starts = {"forget": self.forget_bias}
+        if self._changes.coupled:
+            starts["update"] = -self.forget_bias
         return ops.concatenate(
             [
-                self.bias_initializer((units,), dtype=dtype),
-                ops.full((units,), self.forget_bias, dtype=dtype),
-                self.bias_initializer((2 * units,), dtype=dtype),
+                ops.full((units,), starts[name], dtype=dtype)
+                if name in starts
+                else self.bias_initializer((units,), dtype=dtype)
+                for name in self.block_names
             ]
         )
 
+    def _gate(self, name: str, z: dict[str, Any], memory: Any) -> Any:
+        """``σ(z + p * memory)`` for a gate the variant has (p its peephole), else 1."""
+        if name not in z:
+            return 1.0
+        if name in self.peephole_names:
+            row = self.peephole_names.index(name)
+            return self.gate_activation(z[name] + self.peephole_kernel[row] * memory)
+        return self.gate_activation(z[name])
+
     def call(self, inputs: Any, states: Sequence[Any]) -> tuple[Any, list[Any]]:
-        previous_output, previous_memory = states
-        update_z, forget_z, candidate_z, output_z = ops.split(
-            self._fused(previous_output, inputs), 4, axis=-1
+        previous_output, previous_memory, *previous_gates = states
+        parts = ops.split(self._fused(previous_output, inputs), self.blocks, axis=-1)
+        z = dict(zip(self.block_names, parts, strict=True))
+        if self.gate_recurrent_kernel is not None:
+            from_gates = ops.matmul(previous_gates[0], self.gate_recurrent_kernel)
+            for name, part in zip(
+                self.gate_names, ops.split(from_gates, len(self.gate_names), axis=-1), strict=True
+            ):
+                z[name] = z[name] + part
+        candidate = z["candidate"]
+        if self._changes.input_activation:
+            candidate = self.candidate_activation(candidate)
+        gates = {"update": self._gate("update", z, previous_memory)}
+        gates["forget"] = (
+            1.0 - gates["update"]
+            if self._changes.coupled
+            else self._gate("forget", z, previous_memory)
         )
-        if self.peephole_kernel is not None:
-            update_z = update_z + self.peephole_kernel[0] * previous_memory
-            forget_z = forget_z + self.peephole_kernel[1] * previous_memory
-        memory = (
-            self.gate_activation(update_z) * self.candidate_activation(candidate_z)
-            + self.gate_activation(forget_z) * previous_memory
-        )
-        if self.peephole_kernel is not None:
-            output_z = output_z + self.peephole_kernel[2] * memory
-        output = self.gate_activation(output_z) * self.activation(memory)
-        return output, [output, memory]
+        memory = gates["update"] * candidate + gates["forget"] * previous_memory
+        gates["output"] = self._gate("output", z, memory)
+        squashed = self.activation(memory) if self._changes.output_activation else memory
+        output = gates["output"] * squashed
+        if self.gate_recurrent_kernel is None:
+            return output, [output, memory]
+        return output, [output, memory, ops.concatenate([gates[n] for n in self.gate_names], -1)]
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -358,6 +457,7 @@ class LSTMCell(_FusedCell):
             "peephole": self.peephole,
             "forget_bias": self.forget_bias,
             "peephole_initializer": keras.initializers.serialize(self.peephole_initializer),
+            "variant": self.variant,
         }
 
 
