@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import tensorflow_datasets as tfds
+from test_makefile import Make
 
 from pipeline import artifacts
 from pipeline.config import Paths
@@ -324,3 +326,25 @@ def test_the_exported_translator_works_in_a_process_that_never_imports_pipeline(
         cwd=saved.parent,  # nowhere near the package
     )
     assert json.loads(result.stdout.strip().splitlines()[-1]) == ["the red cat likes a small dog"]
+
+
+def test_make_prepares_the_run_then_trains_on_it(tmp_path):
+    if shutil.which("make") is None:
+        pytest.skip("GNU make is not installed")
+    make = Make(tmp_path)
+    result = make(
+        "-s", "train-translate", "PAIRS=my.pairs.tsv", 'DEV=dev.xx dev.en',
+        "DATA_ARGS=--source xx --target en", "STAGE_ARGS=--max-minutes 1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    prepare_argv, train_argv = make.calls()
+    assert prepare_argv[:2] == ["-m", "pipeline.userdata.parallel"]
+    args = parallel.build_parser().parse_args(prepare_argv[2:])
+    assert (args.run, args.preset, args.pairs, args.dev) == (
+        "my", "default", Path("my.pairs.tsv"), [Path("dev.xx"), Path("dev.en")],
+    )  # fmt: skip
+    assert (args.source, args.target, args.source_file, args.test) == ("xx", "en", None, None)
+    assert train_argv == [
+        "-m", "pipeline.translate.train", "--preset", "default", "--run", "my",
+        "--max-minutes", "1",
+    ]  # fmt: skip
