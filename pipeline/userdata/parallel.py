@@ -69,8 +69,14 @@ class LanguagePair(tfds.core.BuilderConfig):
     target: str = ""
 
 
-class UserParallel(tfds.core.GeneratorBasedBuilder):
-    """Your sentence pairs, features named by their language codes; train/validation/test."""
+class UserParallel(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """Your sentence pairs, features named by their language codes; train/validation/test.
+
+    Unregistered: the module is also run as ``__main__``, which would register the class
+    twice. The stages load the dataset by name from its own files (TFDS reads a dataset
+    whose builder it does not know from them), which is also how a run's language pair
+    config, unknown to the class, is found.
+    """
 
     VERSION = tfds.core.Version("1.0.0")
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
