@@ -141,8 +141,8 @@ def languages(source: str | None, target: str | None, train: Sequence[Path]) -> 
     """``--source``/``--target``, else the extensions of two line-aligned files (fairseq's
     ``train.en``/``train.de`` convention)."""
     if source is None or target is None:
-        suffixes = [p.name.removesuffix(".gz").rpartition(".")[2] for p in train]
-        guessed = [s for s in suffixes if "." not in s and s.lower() not in TEXT_SUFFIXES]
+        suffixes = [Path(p.name.removesuffix(".gz")).suffix[1:] for p in train]
+        guessed = [s for s in suffixes if s and s.lower() not in TEXT_SUFFIXES]
         if len(train) != 2 or len(guessed) != 2 or not all(map(LANG_CODE.fullmatch, guessed)):
             raise files.UserDataError(
                 "Give the languages with --source and --target (e.g. --source fr --target en; "
