@@ -195,7 +195,7 @@ $(USER_DATA)labeled_manifest.json: $(SETUP_STAMP) $(USERDATA_CODE) $(if $(LABELE
 
 $(USER_DATA)parallel_manifest.json: $(SETUP_STAMP) $(USERDATA_CODE) \
 	$(if $(PAIRS)$(SOURCE)$(TARGET)$(DEV)$(TEST),FORCE)
-	$(PY) -m pipeline.userdata.parallel $(RUN_ARGS) $(if $(PAIRS),--pairs $(PAIRS)) \
+	$(PY) -m pipeline.userdata.parallel --preset $(PRESET) $(RUN_ARGS) $(if $(PAIRS),--pairs $(PAIRS)) \
 	$(if $(SOURCE),--source-file $(SOURCE)) $(if $(TARGET),--target-file $(TARGET)) \
 	$(if $(DEV),--dev $(DEV)) $(if $(TEST),--test $(TEST)) $(DATA_ARGS)
 

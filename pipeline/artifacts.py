@@ -111,9 +111,13 @@ def run_of(model_dir: Path) -> str:
     return model_dir.parent.name if model_dir.name == BEST else model_dir.name
 
 
-def run_report(name: str, run: str) -> str:
-    """``name`` for the default run's report, ``name_<run>`` for another's (``bleu_de_en_word``)."""
-    return name if run == DEFAULT_RUN else f"{name}_{run.replace('-', '_')}"
+def run_report(name: str, run: str, default: str = DEFAULT_RUN) -> str:
+    """``name`` for the default run's report, ``name_<run>`` for another's (``bleu_de_en_word``).
+
+    The default run is ``de-en`` in the embedded pipeline; a named run of the user's parallel
+    text passes its own language pair's (``en-de``: ``reports/user/<run>/bleu.json``).
+    """
+    return name if run == default else f"{name}_{run.replace('-', '_')}"
 
 
 # -- SavedModels and reports -------------------------------------------------------------------

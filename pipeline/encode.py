@@ -182,19 +182,25 @@ def tokenize_corpus(
     return {"distinct_tokens": len(counts), "vocab_size": len(vocab), **stats.as_dict()}
 
 
-def _translate_splits(paths: Paths, config: TokenizeConfig) -> dict[str, tf.data.Dataset]:
-    """The parallel corpus' splits; the localization ones only where it has them."""
+def _translate_splits(
+    paths: Paths, config: TokenizeConfig, data_dir: Path | None = None
+) -> dict[str, tf.data.Dataset]:
+    """The parallel corpus' splits; the localization ones only where it has them.
+
+    ``data_dir`` holds a dataset built from the user's files (:mod:`pipeline.userdata`);
+    by default the corpus is ours or a public one in ``paths.tfds``.
+    """
     import tensorflow_datasets as tfds
 
     from pipeline.data.load import is_local
 
-    name = config.translate_dataset
+    name, root = config.translate_dataset, data_dir or paths.tfds
     known: set[str] = set()
-    if is_local(name):
-        builder = tfds.builder(name, data_dir=str(paths.tfds))
+    if data_dir is not None or is_local(name):
+        builder = tfds.builder(name, data_dir=str(root))
         known = set(builder.info.splits) if builder.is_prepared() else set()
     splits = {
-        key: load(name, split, data_dir=paths.tfds)
+        key: load(name, split, data_dir=root)
         for key, split in TFDS_SPLIT.items()
         if key not in LOCALIZATION_SPLITS or split in known
     }
@@ -233,14 +239,17 @@ def _write_translate(
     return {lang: s.as_dict() for lang, s in stats.items()}
 
 
-def tokenize_translate(paths: Paths, config: TokenizeConfig) -> dict[str, Any]:
+def tokenize_translate(
+    paths: Paths, config: TokenizeConfig, data_dir: Path | None = None
+) -> dict[str, Any]:
     """Both encodings of every split, from vocabularies built on the train split only.
 
     ``word``: one lowercased word vocabulary per language (rare words -> UNK). ``subword``:
     one joint, cased SentencePiece model for both languages (:mod:`pipeline.text.subwords`).
+    ``data_dir``: see :func:`_translate_splits`.
     """
     langs = config.translate_langs
-    splits = _translate_splits(paths, config)
+    splits = _translate_splits(paths, config, data_dir)
     encoders = {
         "word": _word_encoders(paths, config, splits["train"]),
         "subword": _subword_encoders(paths, config, splits["train"]),
@@ -313,6 +322,12 @@ def _subword_encoders(
         config.translate_subword_model,
     )
     model = subwords.Subwords(subwords.load_model(path))
+    if model.size < config.translate_subword_size:
+        log.info(
+            "the training text gave %d subword pieces, fewer than the %d of "
+            "--translate-subword-size: a small corpus has fewer pieces worth keeping",
+            model.size, config.translate_subword_size,
+        )  # fmt: skip
     encoder = _Encoder(
         lambda t: tf.cast(model.tokenize(t), tf.int64), model.size, config.batch_size
     )
@@ -378,23 +393,24 @@ def outputs(
     paths: Paths, config: TokenizeConfig, translate_splits: Iterable[str] = TFDS_SPLIT
 ) -> list[str]:
     """The files later stages read, relative to the data root."""
-    names = [
-        CORPUS_VOCAB,
-        CORPUS_IDS,
-        *(vocab_file(lang) for lang in config.translate_langs),
-        SUBWORD_MODEL,
-        *(translate_records(units, split) for units in UNITS for split in translate_splits),
-        POLARITY_VOCAB,
-        POLARITY_RECORDS,
-    ]
+    names = [CORPUS_VOCAB, CORPUS_IDS, *translate_outputs(config, translate_splits)]
+    names += [POLARITY_VOCAB, POLARITY_RECORDS]
     return [str((paths.processed / name).relative_to(paths.data)) for name in names]
 
 
-def summary(report: dict[str, Any]) -> str:
-    c, t, p = report["corpus"], report["translate"], report["polarity"]
+def translate_outputs(config: TokenizeConfig, splits: Iterable[str]) -> list[str]:
+    """What :func:`tokenize_translate` writes, relative to ``paths.processed``."""
+    return [
+        *(vocab_file(lang) for lang in config.translate_langs),
+        SUBWORD_MODEL,
+        *(translate_records(units, split) for units in UNITS for split in splits),
+    ]
+
+
+def translate_summary(t: dict[str, Any]) -> list[str]:
+    """The lines of :func:`tokenize_translate`'s report: vocabularies, and per split its
+    pairs, UNK rates and lengths."""
     lines = [
-        f"corpus    vocab {c['vocab_size']:>7,} (of {c['distinct_tokens']:,} distinct)  "
-        f"tokens {c['tokens']:>11,}  UNK {c['unk_rate']:.2%}",
         f"translate {t['dataset']}: word vocab "
         + ", ".join(f"{lang} {size:,}" for lang, size in t["vocab_size"]["word"].items())
         + f"; joint subwords {t['vocab_size']['subword']:,}",
@@ -407,6 +423,16 @@ def summary(report: dict[str, Any]) -> str:
             for lang, s in split["word"].items()
         )
         lines.append(f"  {name:<8} {pairs:>7,} pairs  {per_lang}")
+    return lines
+
+
+def summary(report: dict[str, Any]) -> str:
+    c, t, p = report["corpus"], report["translate"], report["polarity"]
+    lines = [
+        f"corpus    vocab {c['vocab_size']:>7,} (of {c['distinct_tokens']:,} distinct)  "
+        f"tokens {c['tokens']:>11,}  UNK {c['unk_rate']:.2%}",
+        *translate_summary(t),
+    ]
     lines.append(
         f"polarity  {p['sequences']:,} reviews  UNK {p['unk_rate']:.2%} with {p['added_words']:,} "
         f"MR words added ({p['corpus_vocab_unk_rate']:.2%} with the corpus vocabulary alone)"

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -115,8 +116,19 @@ def test_a_named_run_writes_below_its_own_folders(tmp_path):
         REPO / "Makefile", tmp_path, "CORPUS=/some/where/my.corpus.txt.gz"
     )
     named = PATHS.named("my.corpus")
+    # A named run's translator reports have plain names for the run's own language pair.
+    pair = replace(DEFAULT.translate, source="en", target="fr")
+    own = artifacts.run_name(pair)
+    trained = artifacts.run_dir(named, pair) / artifacts.BEST
     expected = {
         **stage_outputs(named),
+        "TR_MODEL": artifacts.report(named, artifacts.run_report("train_translate", own, own)),
+        "BLEU_REPORT": artifacts.report(
+            named, artifacts.run_report("bleu", artifacts.run_of(trained), own)
+        ),
+        "ERRORS_REPORT": artifacts.report(
+            named, artifacts.run_report("error_analysis", artifacts.run_of(trained), own)
+        ),
         "USER_DATA": named.processed,
         **{
             f"{kind.upper()}_INPUT": artifacts.stamp(named, kind) for kind in ("corpus", "parallel")

@@ -17,6 +17,7 @@ is the only change made to the text, identically in Python and in the graph.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from pipeline.io import atomic_path
 from pipeline.text.vocab import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, UNK, UNK_ID
 
 MODEL_TYPES = ("unigram", "bpe")
+# SentencePiece's complaint when the requested size cannot hold the text's characters.
+_TOO_SMALL = re.compile(r"Vocabulary size is smaller than required_chars\. \d+ vs (\d+)")
 
 
 def train(
@@ -70,6 +73,13 @@ def train(
             minloglevel=2,
         )  # fmt: skip
     except RuntimeError as err:
+        needed = _TOO_SMALL.search(str(err))
+        if needed:  # every character of the text, the 256 bytes and 4 reserved ids need a piece
+            raise ValueError(
+                f"A subword vocabulary of {vocab_size:,} pieces is too small for this text: its "
+                f"characters, the 256 byte pieces and the 4 reserved ids need "
+                f"{int(needed[1]):,}. Ask for at least that many (--translate-subword-size)."
+            ) from None
         raise ValueError(f"SentencePiece could not train {vocab_size:,} pieces: {err}") from err
     with atomic_path(path) as tmp:
         tmp.write_bytes(buffer.getvalue())

@@ -2,13 +2,16 @@
 
 Decodes the test sources greedily and with beam search over beam sizes x length penalties,
 and scores every run with our corpus BLEU beside sacrebleu's (they must agree), chrF and
-the decoding speed. Writes ``reports/bleu[_<run>].{md,json}`` and prints the tables.
+the decoding speed. Writes ``reports/[user/<run>/]bleu[_<src>_<tgt>].{md,json}`` and prints
+the tables.
 
 The test sets: Ding's dictionary sentences (each source keeps all its English translations,
 so BLEU is multi-reference) and the software localization messages. BLEU is given cased
 (sacrebleu's default, against the references as they are) and lowercased with apostrophes
 unified (``case:lc``): a word model reads and writes lowercase text, so only the second
-compares it with a cased subword model. Sources go through the model's codec
+compares it with a cased subword model. A named run of the user's own text
+(``--run``) is scored on its test split, a reference per line, cased (BLEU and chrF), as
+sacrebleu scores a test file by default. Sources go through the model's codec
 (:mod:`pipeline.translate.codec`), as in the SavedModel, so these are the exported model's
 scores.
 """
@@ -29,6 +32,7 @@ from pipeline.io import write_report
 from pipeline.metrics import bench_bleu, corpus_bleu
 from pipeline.metrics.significance import RESAMPLES, paired_bootstrap
 from pipeline.stage import new_parser, run_stage
+from pipeline.translate.cli import default_run
 from pipeline.translate.codec import Codec, Encoded
 from pipeline.translate.decode_bench import bench_batching
 from pipeline.translate.decoding import (
@@ -72,8 +76,8 @@ def folded(
 
 
 def score_bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> dict[str, Any]:
-    """Our BLEU beside sacrebleu's, on folded text and cased; chrF and TER (folded); the
-    signatures."""
+    """Our BLEU beside sacrebleu's, on folded text and cased; chrF and TER, folded and
+    cased; the signatures."""
     from sacrebleu.metrics import BLEU, CHRF, TER
 
     hyps, streams = folded(hypotheses, references)
@@ -82,6 +86,8 @@ def score_bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -
     theirs = metric.corpus_score(hyps, streams)
     chrf = CHRF().corpus_score(hyps, streams)
     ter = TER().corpus_score(hyps, streams)
+    chrf_cased = CHRF().corpus_score(list(hypotheses), reference_streams(references))
+    ter_cased = TER().corpus_score(list(hypotheses), reference_streams(references))
     signature = str(metric.get_signature()).replace("case:mixed", "case:lc")
     raw_streams = reference_streams(references)
     cased = corpus_bleu(list(hypotheses), raw_streams)
@@ -95,6 +101,8 @@ def score_bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -
         "equal_cased": abs(cased.score - cased_theirs.score) < 1e-9,
         "chrf": chrf.score,
         "ter": ter.score,
+        "chrf_cased": chrf_cased.score,
+        "ter_cased": ter_cased.score,
         "bp": ours.bp,
         "ratio": ours.ratio,
         "signature": signature,
@@ -192,6 +200,24 @@ def batching_figure(model: Translator, source_ids: tf.Tensor, sentences: int | N
     return bench_batching(decode_function(model, bench), batches)
 
 
+def _cased_table(result: dict[str, Any]) -> list[str]:
+    """A named run's: its text scored as it is, with sacrebleu's defaults."""
+    lines = [
+        "| decoding | BLEU (ours) | sacreBLEU | equal | 95% CI | p vs greedy | chrF | TER | BP "
+        "| sent/s |",
+        "|---|---:|---:|:-:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["results"]:
+        p = "" if r["p_vs_greedy"] is None else f"{r['p_vs_greedy']:.4f}"
+        lines.append(
+            f"| {r['setting']} | {r['bleu_cased']:.2f} | {r['sacrebleu_cased']:.2f} | "
+            f"{'yes' if r['equal_cased'] else 'NO'} | ± {r['ci95']:.2f} | {p} "
+            f"| {r['chrf_cased']:.1f} | {r['ter_cased']:.1f} | {r['bp']:.3f} "
+            f"| {r['sentences_per_second']:.1f} |"
+        )
+    return lines
+
+
 def _table(result: dict[str, Any]) -> list[str]:
     which = "cased" if result["metric"] == "bleu_cased" else "lc"
     lines = [
@@ -212,23 +238,31 @@ def _table(result: dict[str, Any]) -> list[str]:
 
 
 def markdown(report: dict[str, Any]) -> str:
+    cased = report.get("cased_only", False)
     lines = [
         "# Translation BLEU",
         "",
-        f"Model `{report['model_dir']}` ({report['tokens']} tokens). BLEU lc: lowercased, "
-        "apostrophes unified on both sides; cased: against the references as they are.",
+        f"Model `{report['model_dir']}` ({report['tokens']} tokens). "
+        + (
+            "BLEU and chrF cased, against the references as they are."
+            if cased
+            else "BLEU lc: lowercased, apostrophes unified on both sides; cased: against "
+            "the references as they are."
+        ),
     ]
     for name, result in report["sets"].items():
         rows = result["results"]
+        signatures = f"`{rows[0]['signature_cased']}`"
+        if not cased:
+            signatures = f"`{rows[0]['signature']}`, {signatures}"
         lines += [
             "",
-            f"## {TEST_SETS.get(name, name)}",
+            f"## {report.get('titles', TEST_SETS).get(name, name)}",
             "",
             f"{result['sentences']} sources with {result['pairs']} references (up to "
-            f"{result['max_references']} per source). Signatures: `{rows[0]['signature']}`, "
-            f"`{rows[0]['signature_cased']}`.",
+            f"{result['max_references']} per source). Signatures: {signatures}.",
             "",
-            *_table(result),
+            *(_cased_table(result) if cased else _table(result)),
             "",
             f"Intervals and p-values: {result['significance']['method']}, on "
             f"{'cased' if result['metric'] == 'bleu_cased' else 'lowercased'} BLEU "
@@ -269,9 +303,9 @@ def command(args: argparse.Namespace, paths: Paths, _: None) -> str:
     sets = {}
     for name, test in setup.tests.items():
         # Ding's rows are chosen by lowercased BLEU (comparable with the word models),
-        # localization rows by cased BLEU.
+        # localization rows and a named run's by cased BLEU.
         grid = QUICK_GRID if args.quick else GRID if name == "test" else LOC_GRID
-        metric = "bleu_cased" if name.startswith("loc") else "bleu"
+        metric = "bleu_cased" if setup.user or name.startswith("loc") else "bleu"
         sets[name] = evaluate(
             setup.model, setup.codec, setup.sources[name], test, grid, metric=metric
         )
@@ -280,10 +314,12 @@ def command(args: argparse.Namespace, paths: Paths, _: None) -> str:
         "model_dir": str(setup.model_dir),
         "tokens": setup.config.tokens,
         "sets": sets,
+        "titles": setup.titles,
+        "cased_only": setup.user,
         "batching": batching_figure(setup.model, first.ids, args.bench_sentences),
     }
     text = markdown(report)
-    name = artifacts.run_report("bleu", artifacts.run_of(setup.model_dir))
+    name = artifacts.run_report("bleu", artifacts.run_of(setup.model_dir), default_run(setup.paths))
     write_report(setup.paths.reports, name, report, text)
     return text
 

@@ -1,13 +1,18 @@
-"""Flags shared by the stages that read a trained translator (export, BLEU, error analysis)."""
+"""Flags shared by the stages that read a trained translator (export, BLEU, error analysis),
+and a named run's settings, which training shares too."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
+from typing import Any
 
 from pipeline import artifacts
-from pipeline.config import PRESETS, Paths, override
+from pipeline.config import PRESETS, Paths, TranslateConfig, override
 from pipeline.stage import add_common_args, paths_from_args
+
+USER_KIND = "parallel"  # a named run's parallel text (pipeline.userdata.parallel)
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +35,44 @@ def model_dir_from_args(args: argparse.Namespace) -> Path:
     """``--model-dir``, or where ``make train-translate`` puts the best weights."""
     if args.model_dir:
         return args.model_dir
+    paths = paths_from_args(args)
     config = override(
         PRESETS[args.preset].translate, source=args.source, target=args.target, tokens=args.tokens
     )
-    return artifacts.run_dir(paths_from_args(args), config) / artifacts.BEST
+    return artifacts.run_dir(paths, run_config(paths, config, args)) / artifacts.BEST
+
+
+def user_corpus(paths: Paths) -> dict[str, Any]:
+    """A named run's parallel text as its prepare step recorded it (languages, dataset,
+    tokenize settings): the manifest of :mod:`pipeline.userdata.parallel`."""
+    manifest = artifacts.manifest(paths, USER_KIND)
+    try:
+        return json.loads(manifest.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{manifest} is missing: run {paths.run!r} has no parallel text yet. Give it with "
+            f"`make train-translate RUN={paths.run} PAIRS=train.tsv` (or SOURCE= and TARGET=)."
+        ) from None
+
+
+def run_config(paths: Paths, config: TranslateConfig, args: argparse.Namespace) -> TranslateConfig:
+    """``config`` for a named run: its languages where ``--source``/``--target`` are unset, and
+    all pairs alike where ``--mix`` is (the preset's mix weighs the embedded corpus' kinds)."""
+    if not paths.run:
+        return config
+    corpus = user_corpus(paths)
+    return override(
+        config,
+        source=corpus["source"] if args.source is None else None,
+        target=corpus["target"] if args.target is None else None,
+        mix="" if getattr(args, "mix", None) is None else None,
+    )
+
+
+def default_run(paths: Paths) -> str:
+    """The translator run whose reports have the plain names (``bleu``, not ``bleu_<run>``):
+    de-en, or a named run's own language pair."""
+    if not paths.run:
+        return artifacts.DEFAULT_RUN
+    corpus = user_corpus(paths)
+    return artifacts.run_name(TranslateConfig(source=corpus["source"], target=corpus["target"]))

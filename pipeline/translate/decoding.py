@@ -19,13 +19,14 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from pipeline.artifacts import TFDS_SPLIT
+from pipeline import artifacts
+from pipeline.artifacts import LOCALIZATION_SPLITS, TFDS_SPLIT
 from pipeline.config import PRESETS, Paths, TranslateConfig
 from pipeline.data.load import load
 from pipeline.stage import paths_from_args
 from pipeline.text import PAD_ID, token_counts
 from pipeline.translate.beam import LengthPenalty, beam_search, greedy_decode
-from pipeline.translate.cli import add_model_args, model_dir_from_args
+from pipeline.translate.cli import USER_KIND, add_model_args, model_dir_from_args, user_corpus
 from pipeline.translate.codec import Codec, Encoded, max_target_len
 from pipeline.translate.model import Translator
 from pipeline.translate.saved import load_trained
@@ -75,14 +76,27 @@ def group_references(pairs: Sequence[tuple[str, str]]) -> EvalSet:
 
 
 def load_test_set(
-    data_dir: Path, dataset: str, source: str, target: str, split: str = "test"
+    data_dir: Path,
+    dataset: str,
+    source: str,
+    target: str,
+    split: str = "test",
+    *,
+    grouped: bool = True,
 ) -> EvalSet:
-    """The raw test sentences of a TFDS split (the ids in the records carry UNKs)."""
+    """The raw test sentences of a TFDS split (the ids in the records carry UNKs).
+
+    ``grouped``: a source's translations are one multi-reference sentence (Ding's dictionary
+    lists several); otherwise every pair is a sentence with its one reference, as sacrebleu
+    scores a test file line by line.
+    """
     pairs = [
         (ex[source].numpy().decode("utf-8"), ex[target].numpy().decode("utf-8"))
         for ex in load(dataset, split, data_dir=data_dir)
     ]
-    return group_references(pairs)
+    if grouped:
+        return group_references(pairs)
+    return EvalSet([s for s, _ in pairs], [[t] for _, t in pairs])
 
 
 @dataclass(frozen=True)
@@ -96,26 +110,57 @@ class Setup:
     config: TranslateConfig
     tests: dict[str, EvalSet]
     sources: dict[str, Encoded]
+    titles: dict[str, str]  # each test set's heading in the reports
+    user: bool  # a named run's own text: a reference per line, scored cased
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Where the test sets come from: the embedded (or a TFDS) corpus, or a named run's."""
+
+    dataset: str
+    data_dir: Path
+    splits: tuple[str, ...]  # the ones --sets may name
+    default_sets: tuple[str, ...]
+
+
+def corpus_of(paths: Paths, preset: str) -> Corpus:
+    if not paths.run:
+        dataset = PRESETS[preset].tokenize.translate_dataset
+        return Corpus(dataset, paths.tfds, tuple(TFDS_SPLIT), tuple(TEST_SETS))
+    splits = tuple(s for s in TFDS_SPLIT if s not in LOCALIZATION_SPLITS)
+    data_dir = artifacts.user_datasets(paths, USER_KIND)
+    return Corpus(user_corpus(paths)["dataset"], data_dir, splits, ("test",))
 
 
 def load_setup(args: argparse.Namespace) -> Setup:
     """The model and test sets ``add_args``' flags name; the sources are encoded by the
     model's own codec, as the SavedModel encodes them."""
-    unknown = sorted(set(args.sets) - set(TFDS_SPLIT))
-    if unknown:
-        raise ValueError(f"unknown --sets {unknown}; choose from {list(TFDS_SPLIT)}")
     paths = paths_from_args(args)
-    dataset = PRESETS[args.preset].tokenize.translate_dataset
+    corpus = corpus_of(paths, args.preset)
+    names = args.sets or corpus.default_sets
+    unknown = sorted(set(names) - set(corpus.splits))
+    if unknown:
+        raise ValueError(f"unknown --sets {unknown}; choose from {list(corpus.splits)}")
     model_dir = model_dir_from_args(args)
     model, codec, config = load_trained(model_dir)
     tests, sources = {}, {}
-    for name in args.sets:
+    for name in names:
         split = TFDS_SPLIT[name]
-        test = load_test_set(paths.tfds, dataset, config.source, config.target, split)
+        test = load_test_set(
+            corpus.data_dir, corpus.dataset, config.source, config.target, split,
+            grouped=not paths.run,
+        )  # fmt: skip
         if args.limit:
             test = EvalSet(test.sources[: args.limit], test.references[: args.limit])
         tests[name], sources[name] = test, codec.encode(tf.constant(test.sources))
-    return Setup(paths, model_dir, model, codec, config, tests, sources)
+    titles = {
+        name: TEST_SETS.get(name, name)
+        if not paths.run
+        else f"Run {paths.run}: {name} ({config.source} -> {config.target})"
+        for name in names
+    }
+    return Setup(paths, model_dir, model, codec, config, tests, sources, titles, bool(paths.run))
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
@@ -124,8 +169,11 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sets",
         type=lambda s: tuple(filter(None, s.split(","))),
-        default=tuple(TEST_SETS),
-        help="comma-separated splits of " + ", ".join(TFDS_SPLIT) + " (default: %(default)s)",
+        help="comma-separated splits of "
+        + ", ".join(TFDS_SPLIT)
+        + " (default: "
+        + ",".join(TEST_SETS)
+        + "; a named run: test)",
     )
 
 

@@ -28,6 +28,7 @@ from pipeline.io import write_report
 from pipeline.stage import new_parser, run_stage
 from pipeline.text import PAD_ID, token_counts
 from pipeline.translate.beam import length_penalty_fn, score_targets
+from pipeline.translate.cli import default_run
 from pipeline.translate.codec import Encoded
 from pipeline.translate.decoding import (
     TEST_SETS,
@@ -146,7 +147,7 @@ def analyse(
 def markdown(report: dict[str, Any]) -> str:
     lines = ["# Search errors vs model errors", "", f"Model `{report['model_dir']}`.", ""]
     for name, result in report["sets"].items():
-        lines += [f"## {TEST_SETS[name]}", "", *_section(result)]
+        lines += [f"## {report.get('titles', TEST_SETS)[name]}", "", *_section(result)]
     return "\n".join(lines)
 
 
@@ -193,9 +194,11 @@ def command(args: argparse.Namespace, paths: Paths, _: None) -> str:
             setup.model, setup.codec.encode_target, source.ids, test.sources, test.references,
             decoded.tokens, texts, setting,
         )  # fmt: skip
-    report = {"model_dir": str(setup.model_dir), "sets": sets}
+    report = {"model_dir": str(setup.model_dir), "sets": sets, "titles": setup.titles}
     text = markdown(report)
-    name = artifacts.run_report("error_analysis", artifacts.run_of(setup.model_dir))
+    name = artifacts.run_report(
+        "error_analysis", artifacts.run_of(setup.model_dir), default_run(setup.paths)
+    )
     write_report(setup.paths.reports, name, report, text)
     return text
 

@@ -9,6 +9,9 @@ resumes from the newest one that reads back whole when rerun), TensorBoard logs,
 after ``epochs`` epochs of ``steps_per_epoch`` steps, after ``patience`` epochs without a
 better dev loss (the learning rate halves after each: :mod:`pipeline.translate.schedule`), or
 after ``max_minutes``. Writes ``reports/train_translate.json``.
+
+With ``--run NAME`` it trains on the run's own parallel text (:mod:`pipeline.userdata.parallel`),
+in its languages unless ``--source``/``--target`` say otherwise, every pair weighed alike.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from pipeline.rnn import KINDS
 from pipeline.stage import EXPECTED, run_stage, stage_parser
 from pipeline.text import PAD_ID
 from pipeline.translate import data, schedule
+from pipeline.translate.cli import default_run, run_config, user_corpus
 from pipeline.translate.model import Translator
 from pipeline.translate.saved import build_model, codec_files, load_codec, prepare_model_dir
 
@@ -262,7 +266,10 @@ def read_history(path: Path, up_to_step: int) -> list[dict[str, float]]:
 
 
 def _tokenize_lowercase(paths: Paths) -> bool:
-    """Whether ``make tokenize`` lowercased the word-level records the model trains on."""
+    """Whether ``make tokenize`` (or a named run's prepare step) lowercased the word-level
+    records the model trains on."""
+    if paths.run:
+        return bool(user_corpus(paths)["config"]["lowercase"])
     manifest = artifacts.manifest(paths, "tokenize")
     if not manifest.exists():
         raise FileNotFoundError(f"{manifest} is missing; run `make tokenize` first")
@@ -567,7 +574,9 @@ def write_report(paths: Paths, run: Run, stop_reason: str) -> dict[str, Any]:
         "history": history,
     }
     if run.chief:
-        name = artifacts.run_report("train_translate", artifacts.run_name(config))
+        name = artifacts.run_report(
+            "train_translate", artifacts.run_name(config), default_run(paths)
+        )
         write_json(artifacts.report(paths, name), report)
     return report
 
@@ -629,6 +638,7 @@ def command(args: argparse.Namespace, paths: Paths, config: TranslateConfig) -> 
     logging.getLogger("absl").setLevel(logging.WARNING)
     logging.getLogger("tensorflow").setLevel(logging.WARNING)
     strategy = make_strategy(args.strategy)  # first: multi-worker must precede other TF ops
+    config = run_config(paths, config, args)
     if args.restart:
         shutil.rmtree(artifacts.run_dir(paths, config) / "ckpt", ignore_errors=True)
     report = train(paths, config, strategy, max_steps=args.max_steps)

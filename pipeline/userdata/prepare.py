@@ -86,9 +86,10 @@ def write_input(paths: Paths, kind: str, name: str, rows: Iterable[Iterable[Any]
     return path
 
 
-def build_tfds(builder_class: type, paths: Paths, kind: str) -> Any:
+def build_tfds(builder_class: type, paths: Paths, kind: str, **builder_kwargs: Any) -> Any:
     """Build ``builder_class`` from the run's ``input/<kind>`` files; load it with the same
-    ``data_dir`` (:func:`pipeline.artifacts.user_datasets`).
+    ``data_dir`` (:func:`pipeline.artifacts.user_datasets`). ``builder_kwargs`` go to the
+    builder, e.g. its ``config``.
 
     The dataset is generated into a temporary folder that replaces the previous one whole, so
     an interrupted build leaves the previous dataset (or none), never a partial one.
@@ -99,8 +100,9 @@ def build_tfds(builder_class: type, paths: Paths, kind: str) -> Any:
         tfds.disable_progress_bar()
     config = tfds.download.DownloadConfig(manual_dir=str(artifacts.user_input(paths, kind)))
     with atomic_path(artifacts.user_datasets(paths, kind), directory=True) as tmp:
-        builder_class(data_dir=str(tmp)).download_and_prepare(download_config=config)
-    return builder_class(data_dir=str(artifacts.user_datasets(paths, kind)))
+        builder = builder_class(data_dir=str(tmp), **builder_kwargs)
+        builder.download_and_prepare(download_config=config)
+    return builder_class(data_dir=str(artifacts.user_datasets(paths, kind)), **builder_kwargs)
 
 
 def dataset_files(paths: Paths, kind: str) -> list[str]:
