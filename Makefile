@@ -108,12 +108,13 @@ EMB_CODE      := $(CORE_CODE) $(addprefix pipeline/embeddings/,__init__.py corpu
 W2V_CODE      := $(EMB_CODE) pipeline/embeddings/word2vec.py pipeline/embeddings/train.py
 GLOVE_CODE    := $(EMB_CODE) $(addprefix pipeline/embeddings/,cooccurrence.py glove.py train.py)
 SENT_CODE     := $(CORE_CODE) $(EMB_CODE) $(wildcard pipeline/sentiment/*.py pipeline/rnn/*.py pipeline/text/*.py) \
+	pipeline/metrics/classification.py \
 	pipeline/serving.py
 TR_CODE       := $(CORE_CODE) $(wildcard pipeline/rnn/*.py pipeline/text/*.py) \
 	$(addprefix pipeline/translate/,__init__.py attention.py codec.py data.py model.py saved.py schedule.py train.py) \
 	pipeline/checkpoints.py
 USERDATA_CODE := $(CORE_CODE) $(wildcard pipeline/userdata/*.py pipeline/text/*.py) pipeline/encode.py \
-	pipeline/stamps.py $(addprefix pipeline/data/,build.py clean.py tfds_builders.py)
+	pipeline/stamps.py $(addprefix pipeline/data/,build.py clean.py polarity.py tfds_builders.py)
 DECODE_CODE   := $(TR_CODE) $(wildcard pipeline/metrics/*.py) \
 	$(addprefix pipeline/translate/,beam.py cli.py decode_bench.py) pipeline/serving.py pipeline/timing.py
 

@@ -13,6 +13,14 @@ exported to ``saved_models/sentiment/<version>`` (see :mod:`pipeline.sentiment.e
 ``train`` split and reports accuracy on ``test`` instead, written to
 ``reports/sentiment_<dataset>.*`` and ``saved_models/sentiment_<dataset>/<version>``.
 TensorBoard logs go to ``runs/sentiment/<model>_<init>/fold<k>``.
+
+``--run NAME`` trains on a named run's labeled texts (:mod:`pipeline.userdata.labeled`,
+``make sentiment LABELED=... RUN=NAME``) the same way: k-fold CV on its folds, or train/test
+with its test file; any number of classes (a softmax over them, scored by accuracy and
+macro-F1, with the exported configuration's confusion matrix drawn to
+``reports/user/NAME/sentiment_confusion.png``). Configurations whose word vectors the run
+lacks start from random vectors, and with more than two classes NBSVM sits out; the report
+notes both.
 """
 
 from __future__ import annotations
