@@ -177,8 +177,8 @@ $(USER_DATA)corpus_manifest.json: $(SETUP_STAMP) $(USERDATA_CODE) $(if $(CORPUS)
 	$(PY) -m pipeline.userdata.corpus $(RUN_ARGS) $(DATA_ARGS) -- $(CORPUS)
 
 $(USER_DATA)labeled_manifest.json: $(SETUP_STAMP) $(USERDATA_CODE) $(if $(LABELED)$(TEST),FORCE)
-	$(PY) -m pipeline.userdata.labeled $(RUN_ARGS) $(if $(TEST),--test $(TEST)) $(DATA_ARGS) \
-	-- $(LABELED)
+	$(PY) -m pipeline.userdata.labeled --preset $(PRESET) $(RUN_ARGS) $(if $(TEST),--test $(TEST)) \
+	$(DATA_ARGS) -- $(LABELED)
 
 $(USER_DATA)parallel_manifest.json: $(SETUP_STAMP) $(USERDATA_CODE) \
 	$(if $(PAIRS)$(SOURCE)$(TARGET)$(DEV)$(TEST),FORCE)

@@ -61,13 +61,17 @@ INTEGER = re.compile(r"[+-]?\d+")
 
 @dataclass(frozen=True)
 class Example:
+    """One labeled row, with the file and line it came from for messages about it."""
+
     path: Path
     line: int
     text: str
     label: str
 
 
-def _header_columns(path: Path, line: int, header: list[str], names: dict[str, str]) -> dict:
+def _header_columns(
+    path: Path, line: int, header: list[str], names: dict[str, str]
+) -> dict[str, int]:
     """The position of each named column in the header row, refusing an ambiguous name."""
     columns = {}
     for role, name in names.items():
@@ -121,6 +125,7 @@ def resolve_columns(
 
 
 def _example(path: Path, line: int, cells: list[str], columns: dict[str, int]) -> Example:
+    """The row's normalized text and label, refusing a row that lacks either."""
     need = max(columns.values()) + 1
     if len(cells) < need:
         raise UserDataError(
@@ -238,7 +243,7 @@ def _vector_sources(paths: Paths) -> list[Paths]:
     return found
 
 
-def base_vocabulary(paths: Paths, counts: Counter[str]) -> tuple[Vocabulary | None, dict]:
+def base_vocabulary(paths: Paths, counts: Counter[str]) -> tuple[Vocabulary | None, dict[str, Any]]:
     """The corpus vocabulary the run extends (None: its own words only), and where its vectors
     are, relative to the data root, with the share of the texts' tokens it holds."""
     tokens = max(sum(counts.values()), 1)
@@ -291,6 +296,7 @@ def encode(paths: Paths, builder: Any, config: TokenizeConfig, test: bool) -> di
 
 
 def outputs(paths: Paths, test: bool) -> list[str]:
+    """What the sentiment stage reads (and the stamp digests), relative to the data root."""
     names = [artifacts.POLARITY_VOCAB, artifacts.POLARITY_RECORDS, artifacts.LABELED_INFO]
     names += [artifacts.LABELED_TEST_RECORDS] if test else []
     files = [str((paths.processed / name).relative_to(paths.data)) for name in names]
@@ -335,7 +341,10 @@ def run(paths: Paths, request: Request, config: TokenizeConfig) -> dict[str, Any
     return prepare.prepare(paths, KIND, inputs, settings, lambda: build(paths, request, config))
 
 
-def build(paths: Paths, request: Request, config: TokenizeConfig) -> tuple[dict, list[str]]:
+def build(
+    paths: Paths, request: Request, config: TokenizeConfig
+) -> tuple[dict[str, Any], list[str]]:
+    """Read and check every file, then write the inputs, the TFDS dataset and the encoding."""
     train = [example for path in request.files for example in request.read(path)]
     classes = class_names(train)
     test = request.read(request.test) if request.test else None
@@ -359,6 +368,7 @@ def build(paths: Paths, request: Request, config: TokenizeConfig) -> tuple[dict,
 
 
 def summary(report: dict[str, Any]) -> str:
+    """The run's data in one line: examples, classes, evaluation, vocabulary, vectors."""
     classes = ", ".join(f"{name} {n:,}" for name, n in list(report["classes"].items())[:10])
     how = (
         f"{report['folds']}-fold CV"
