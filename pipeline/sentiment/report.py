@@ -34,7 +34,9 @@ def build(
     a named run's texts (its run, classes, folds, notes), merged in as they are."""
     evaluation = "10-fold CV" if test_examples is None else "train/test split"
     if labeled and labeled["folds"]:
-        evaluation = f"{labeled['folds']}-fold CV"
+        run = labeled["folds_run"]  # config.folds: only the first ones, if set
+        some = f" ({run} of the folds run)" if run and run < labeled["folds"] else ""
+        evaluation = f"{labeled['folds']}-fold CV{some}"
     return {
         "dataset": config.dataset,
         "evaluation": evaluation,
@@ -78,7 +80,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def _is_cv(report: dict[str, Any]) -> bool:
-    return report["evaluation"].endswith("-fold CV")
+    return "-fold CV" in report["evaluation"]
 
 
 def _setup(report: dict[str, Any]) -> str:

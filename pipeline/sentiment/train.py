@@ -182,6 +182,7 @@ class Run:
             "run": self.paths.run,
             "classes": self.labeled["classes"],
             "folds": None if self.labeled["test"] else len(np.unique(examples.folds)),
+            "folds_run": None if self.labeled["test"] else self.config.folds or None,
             "notes": list(self.notes),
             "confusion_plot": CONFUSION_PLOT,
         }
