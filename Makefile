@@ -119,12 +119,13 @@ EMB_CODE      := $(CORE_CODE) $(addprefix pipeline/embeddings/,__init__.py corpu
 W2V_CODE      := $(EMB_CODE) pipeline/embeddings/word2vec.py pipeline/embeddings/train.py
 GLOVE_CODE    := $(EMB_CODE) $(addprefix pipeline/embeddings/,cooccurrence.py glove.py train.py)
 SENT_CODE     := $(CORE_CODE) $(EMB_CODE) $(wildcard pipeline/sentiment/*.py pipeline/rnn/*.py pipeline/text/*.py) \
+	pipeline/metrics/classification.py \
 	pipeline/serving.py
 TR_CODE       := $(CORE_CODE) $(wildcard pipeline/rnn/*.py pipeline/text/*.py) \
 	$(addprefix pipeline/translate/,__init__.py attention.py codec.py data.py model.py saved.py schedule.py train.py) \
 	pipeline/checkpoints.py
 USERDATA_CODE := $(CORE_CODE) $(wildcard pipeline/userdata/*.py pipeline/text/*.py) pipeline/encode.py \
-	pipeline/stamps.py $(addprefix pipeline/data/,build.py clean.py tfds_builders.py)
+	pipeline/stamps.py $(addprefix pipeline/data/,build.py clean.py polarity.py tfds_builders.py)
 LSTM_VARIANTS_CODE := $(LM_CODE) pipeline/lessons/__init__.py pipeline/lessons/lstm_variants.py
 DECODE_CODE   := $(TR_CODE) $(wildcard pipeline/metrics/*.py) \
 	$(addprefix pipeline/translate/,beam.py cli.py decode_bench.py) pipeline/serving.py pipeline/timing.py
@@ -190,8 +191,8 @@ $(USER_DATA)corpus_manifest.json: $(SETUP_STAMP) $(USERDATA_CODE) $(if $(CORPUS)
 	$(PY) -m pipeline.userdata.corpus --preset $(PRESET) $(RUN_ARGS) $(DATA_ARGS) -- $(CORPUS)
 
 $(USER_DATA)labeled_manifest.json: $(SETUP_STAMP) $(USERDATA_CODE) $(if $(LABELED)$(TEST),FORCE)
-	$(PY) -m pipeline.userdata.labeled $(RUN_ARGS) $(if $(TEST),--test $(TEST)) $(DATA_ARGS) \
-	-- $(LABELED)
+	$(PY) -m pipeline.userdata.labeled --preset $(PRESET) $(RUN_ARGS) $(if $(TEST),--test $(TEST)) \
+	$(DATA_ARGS) -- $(LABELED)
 
 $(USER_DATA)parallel_manifest.json: $(SETUP_STAMP) $(USERDATA_CODE) \
 	$(if $(PAIRS)$(SOURCE)$(TARGET)$(DEV)$(TEST),FORCE)

@@ -39,6 +39,12 @@ def user_datasets(paths: Paths, kind: str) -> Path:
     return paths.tfds / USER_RUNS / paths.run / kind
 
 
+# A run's labeled text (pipeline.userdata.labeled) is encoded under MR's names below (the
+# records, the vocabulary), so the sentiment stage reads a run as it reads MR, plus these:
+LABELED_INFO = "polarity/labeled.json"  # class names in label order, the word vectors' folder
+LABELED_TEST_RECORDS = "polarity/test.tfrecord"  # the TEST file's records, when one was given
+
+
 # -- the tokenize stage's outputs (pipeline.encode), relative to data/processed ---------------
 
 CORPUS_VOCAB = "vocab/corpus_en.txt"

@@ -348,26 +348,43 @@ def tokenize_polarity(paths: Paths, config: TokenizeConfig) -> dict[str, Any]:
         count_tokens(texts, tokenizer, config.batch_size), config.polarity_min_count
     )
     vocab.save(paths.processed / POLARITY_VOCAB)
+    return encode_labeled(dataset, vocab, config, paths.processed / POLARITY_RECORDS, corpus_vocab)
+
+
+def encode_labeled(
+    dataset: tf.data.Dataset,
+    vocab: Vocabulary,
+    config: TokenizeConfig,
+    path: Path,
+    base: Vocabulary | None = None,
+) -> dict[str, Any]:
+    """``text``/``label``/``fold`` examples written to ``path`` as ``ids``/``label``/``fold``
+    records, with their statistics (and how many words ``base`` alone would have missed)."""
+    tokenizer = Tokenizer("en", lowercase=config.lowercase)
+    texts = dataset.map(lambda ex: ex["text"])
     encoded = encode_batches(texts, tokenizer, vocab, config.batch_size, eos=False)
     labels = dataset.map(lambda ex: (ex["label"], ex["fold"])).batch(config.batch_size)
-    stats, corpus_unk = EncodingStats(), 0
+    stats, base_unk = EncodingStats(), 0
+    base_size = len(base) if base is not None else 0
 
     def examples() -> Iterator[dict[str, np.ndarray]]:
-        nonlocal corpus_unk
+        nonlocal base_unk
         for ids, (label, fold) in zip(encoded, labels, strict=True):
             stats.add(ids, eos=False)
             flat = ids.flat_values.numpy()
-            corpus_unk += int(np.sum((flat == UNK_ID) | (flat >= len(corpus_vocab))))
+            base_unk += int(np.sum((flat == UNK_ID) | (flat >= base_size)))
             for i, y, f in zip(ids.numpy(), label.numpy(), fold.numpy(), strict=True):
                 yield {"ids": i, "label": y, "fold": f}
 
-    write_records(paths.processed / POLARITY_RECORDS, examples())
+    write_records(path, examples())
     counts = stats.as_dict()
+    if base is None:
+        return {**counts, "vocab_size": len(vocab)}
     return {
         **counts,
         "vocab_size": len(vocab),
-        "added_words": len(vocab) - len(corpus_vocab),
-        "corpus_vocab_unk_rate": round(corpus_unk / max(counts["tokens"], 1), 4),
+        "added_words": len(vocab) - base_size,
+        "corpus_vocab_unk_rate": round(base_unk / max(counts["tokens"], 1), 4),
     }
 
 

@@ -34,6 +34,7 @@ EXPECTED_FLAGS = {
     "pipeline.translate.train": ["--preset", *OUTPUTS],
     "pipeline.sentiment.classify": ["--model"],
     "pipeline.sentiment.export": ["--model"],
+    "pipeline.userdata.labeled": ["--test", "--text-column", "--label-column", "--encoding"],
 }
 
 

@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -49,6 +50,20 @@ def _rank(text: str) -> str:
     return hashlib.sha256(text.casefold().encode("utf-8")).hexdigest()
 
 
+def stratified_folds(texts: Sequence[str], labels: Sequence[int], n_folds: int) -> list[int]:
+    """The fold of each text: each class's texts, in hash order, dealt round-robin.
+
+    Every fold gets the class balance of the whole (to one text per class), and the order
+    depends on the texts, not on the order they come in.
+    """
+    folds = [0] * len(texts)
+    for label in sorted(set(labels)):
+        members = [i for i, y in enumerate(labels) if y == label]
+        for k, i in enumerate(sorted(members, key=lambda i: _rank(texts[i]))):
+            folds[i] = k % n_folds
+    return folds
+
+
 def build(rows: list[dict[str, str]], n_folds: int = 10) -> tuple[list[Review], PolarityStats]:
     """Labelled, deduplicated reviews with a stratified, hash-ordered fold per review.
 
@@ -70,9 +85,12 @@ def build(rows: list[dict[str, str]], n_folds: int = 10) -> tuple[list[Review], 
             labels_by_text[text].add(LABELS[category])
         else:
             labels_by_text[text] = {LABELS[category]}
-    reviews: list[Review] = []
-    for label in sorted(LABELS.values()):
-        texts = sorted((t for t, ls in labels_by_text.items() if ls == {label}), key=_rank)
-        reviews.extend(Review(t, label, i % n_folds) for i, t in enumerate(texts))
+    pairs = [
+        (t, label)
+        for label in sorted(LABELS.values())
+        for t in sorted((t for t, ls in labels_by_text.items() if ls == {label}), key=_rank)
+    ]
+    folds = stratified_folds([t for t, _ in pairs], [y for _, y in pairs], n_folds)
+    reviews = [Review(t, y, fold) for (t, y), fold in zip(pairs, folds, strict=True)]
     stats.dropped["conflicting labels"] = sum(len(ls) > 1 for ls in labels_by_text.values())
     return reviews, stats

@@ -2,8 +2,10 @@
 
 Texts come from the arguments, or one per line from standard input when there are none;
 bytes that are not UTF-8 become U+FFFD, with a warning naming the line.
-Prints ``label<TAB>P(positive)<TAB>text`` per text, and warns of a text without a single
-word the model knows (empty, or unknown words only), whose label is only the model's bias.
+Prints ``label<TAB>P(positive)<TAB>text`` per text (with more than two classes,
+``label<TAB>class=P class=P ...<TAB>text``, the classes in the model's order), and warns
+of a text without a single word the model knows (empty, or unknown words only), whose
+label is only the model's bias.
 Only TensorFlow is needed: the SavedModel tokenizes in its own graph.
 """
 
@@ -45,12 +47,25 @@ def main(argv: list[str] | None = None) -> int:
 
     classify = tf.saved_model.load(str(args.model)).signatures["serving_default"]
     out = classify(texts=tf.constant(texts))
-    columns = (out[k].numpy() for k in ("label_name", "probability", "known_tokens"))
-    for number, (text, name, prob, known) in enumerate(zip(texts, *columns, strict=True), 1):
+    columns = (out[k].numpy() for k in ("label_name", "known_tokens"))
+    for number, (text, name, known, scores) in enumerate(
+        zip(texts, *columns, _scores(out), strict=True), 1
+    ):
         if known == 0:  # the label is the model's bias alone
             log.warning("text %d has no word the model knows; its label is a guess", number)
-        print(f"{name.decode()}\t{prob:.3f}\t{text}")
+        print(f"{name.decode()}\t{scores}\t{text}")
     return 0
+
+
+def _scores(out: dict) -> list[str]:
+    """P(positive) of each text, or every class' probability of a model of more classes."""
+    if "probabilities" not in out:
+        return [f"{p:.3f}" for p in out["probability"].numpy()]
+    names = [name.decode() for name in out["class_names"].numpy()]
+    return [
+        " ".join(f"{name}={p:.3f}" for name, p in zip(names, row, strict=True))
+        for row in out["probabilities"].numpy()
+    ]
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,30 +13,47 @@ import numpy as np
 from tqdm import tqdm
 
 from pipeline.config import SentimentConfig
+from pipeline.metrics import classification
 from pipeline.sentiment import data
 from pipeline.sentiment.ensemble import NBSVMPartner, ensemble_name, vote_members
-from pipeline.sentiment.training import (
-    accuracy,
-    fit,
-    parse_config,
-    probabilities,
-    trains_embeddings,
-)
+from pipeline.sentiment.training import fit, parse_config, predict, predicted, trains_embeddings
 
 log = logging.getLogger("pipeline.sentiment")
 
 
+@dataclass
+class Scores:
+    """One result row's figures per evaluation (fold or test set), and its pooled confusion."""
+
+    classes: int
+    accuracy: list[float] = field(default_factory=list)
+    macro_f1: list[float] = field(default_factory=list)
+    confusion: np.ndarray | None = None
+
+    def add(self, labels: np.ndarray, probability: np.ndarray) -> None:
+        """Score class probabilities (or P(positive), two classes) against ``labels``."""
+        guess = predicted(probability)
+        matrix = classification.confusion(labels, guess, self.classes)
+        self.accuracy.append(round(float(np.mean(guess == labels)), 4))
+        self.macro_f1.append(round(classification.macro_f1(matrix), 4))
+        self.confusion = matrix if self.confusion is None else self.confusion + matrix
+
+
 def result_row(
-    folds: list[float], epochs: list[int], trainable: bool, seconds: float
+    scores: Scores, epochs: list[int], trainable: bool, seconds: float
 ) -> dict[str, Any]:
-    """A result row: the fold accuracies with their mean and standard deviation."""
+    """A result row: the fold accuracies with their mean and standard deviation, then the
+    fold macro-F1s with their mean and the confusion counts summed over the folds."""
     return {
-        "mean": round(float(np.mean(folds)), 4),
-        "std": round(float(np.std(folds)), 4),
-        "fold_accuracy": folds,
+        "mean": round(float(np.mean(scores.accuracy)), 4),
+        "std": round(float(np.std(scores.accuracy)), 4),
+        "fold_accuracy": scores.accuracy,
         "epochs": epochs,
         "trainable_embeddings": trainable,
         "seconds": round(seconds, 1),
+        "macro_f1": round(float(np.mean(scores.macro_f1)), 4),
+        "fold_macro_f1": scores.macro_f1,
+        "confusion": scores.confusion.tolist() if scores.confusion is not None else [],
     }
 
 
@@ -54,7 +72,8 @@ def cross_validate(
     """
     model_kind, init = parse_config(name)
     trainable = trains_embeddings(config, init)
-    folds, voted, weights, epochs = [], [], [], []
+    folds, voted = Scores(examples.classes), Scores(examples.classes)
+    weights, epochs = [], []
     start = time.perf_counter()
     splits = list(data.cv_splits(examples.folds, config.folds))
     progress = tqdm(splits, desc=name, unit="fold", leave=False, disable=None)
@@ -63,7 +82,7 @@ def cross_validate(
         seed = config.seed + fold
         log_dir = runs / name.replace("/", "_") / f"fold{fold}"
         model, info = fit(model_kind, matrix, trainable, train, config, log_dir, seed)
-        folds.append(accuracy(probabilities(model, test, config.batch_size), test.labels))
+        folds.add(test.labels, predict(model, test, config.batch_size))
         epochs.append(info["epochs"])
         if partner is not None:
             model, nbsvm, weight = vote_members(
@@ -71,10 +90,12 @@ def cross_validate(
                 info["best_epoch"], fold,
             )  # fmt: skip
             vote = partner.vote(model, nbsvm, weight, test, config.batch_size)
-            voted.append(accuracy(vote, test.labels))
+            voted.add(test.labels, vote)
             weights.append(weight)
-        progress.set_postfix(mean=f"{np.mean(folds):.4f}")
-        log.debug("%s fold %d: accuracy %.4f after %d epochs", name, fold, folds[-1], epochs[-1])
+        progress.set_postfix(mean=f"{np.mean(folds.accuracy):.4f}")
+        log.debug(
+            "%s fold %d: accuracy %.4f after %d epochs", name, fold, folds.accuracy[-1], epochs[-1]
+        )
         keras.backend.clear_session()
     seconds = time.perf_counter() - start
     results = {name: result_row(folds, epochs, trainable, seconds)}
@@ -85,7 +106,8 @@ def cross_validate(
         }
     for row, result in results.items():
         log.info(
-            "%-26s accuracy %.2f ± %.2f over %d folds (%.0f s)",
-            row, 100 * result["mean"], 100 * result["std"], len(folds), result["seconds"],
+            "%-26s accuracy %.2f ± %.2f, macro-F1 %.2f over %d folds (%.0f s)",
+            row, 100 * result["mean"], 100 * result["std"], 100 * result["macro_f1"],
+            len(epochs), result["seconds"],
         )  # fmt: skip
     return results

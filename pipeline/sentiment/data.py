@@ -14,9 +14,11 @@ the trained rows back into the full matrix for export.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -40,14 +42,15 @@ class Examples:
     """``ids[i]`` (PAD-padded to a fixed width) has ``labels[i]``; ``folds`` is -1 if unset."""
 
     ids: np.ndarray  # int32 [n, max_len]
-    labels: np.ndarray  # int64 [n]
+    labels: np.ndarray  # int64 [n], in 0 .. classes - 1
     folds: np.ndarray  # int64 [n]
+    classes: int = 2
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def take(self, index: np.ndarray) -> Examples:
-        return Examples(self.ids[index], self.labels[index], self.folds[index])
+        return Examples(self.ids[index], self.labels[index], self.folds[index], self.classes)
 
 
 def pad(rows: list[np.ndarray] | list[list[int]], max_len: int) -> np.ndarray:
@@ -61,9 +64,40 @@ def pad(rows: list[np.ndarray] | list[list[int]], max_len: int) -> np.ndarray:
 
 def load_mr(paths: Paths, max_len: int) -> Examples:
     """The MR records of ``make tokenize`` with their stratified fold numbers."""
-    path = paths.processed / artifacts.POLARITY_RECORDS
+    return load_records(paths.processed / artifacts.POLARITY_RECORDS, max_len, "make tokenize")
+
+
+def labeled_info(paths: Paths) -> dict[str, Any] | None:
+    """A named run's labeled data: its class names, vectors folder and whether it has a test
+    file (see :mod:`pipeline.userdata.labeled`); None for the default pipeline's MR."""
+    if not paths.run:
+        return None
+    path = paths.processed / artifacts.LABELED_INFO
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing; run `make tokenize` first")
+        raise FileNotFoundError(
+            f"run {paths.run!r} has no labeled texts ({path} is missing); give them: "
+            f"make sentiment LABELED=reviews.tsv RUN={paths.run}"
+        )
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def load_labeled(
+    paths: Paths, max_len: int, info: dict[str, Any]
+) -> tuple[Examples, Examples | None]:
+    """A named run's examples with their folds, and its test examples if it has a test file."""
+    again = f"make sentiment LABELED=... RUN={paths.run}"
+    classes = len(info["classes"])
+    train = load_records(paths.processed / artifacts.POLARITY_RECORDS, max_len, again, classes)
+    if not info["test"]:
+        return train, None
+    path = paths.processed / artifacts.LABELED_TEST_RECORDS
+    return train, load_records(path, max_len, again, classes)
+
+
+def load_records(path: Path, max_len: int, again: str, classes: int = 2) -> Examples:
+    """``ids``/``label``/``fold`` records as padded examples; ``again`` is what rebuilds them."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing; run `{again}` first")
     rows, labels, folds = [], [], []
     for batch in (
         tf.data.TFRecordDataset(str(path))
@@ -74,8 +108,8 @@ def load_mr(paths: Paths, max_len: int) -> Examples:
         labels.append(batch["label"].numpy())
         folds.append(batch["fold"].numpy())
     if not rows:
-        raise ValueError(f"{path} holds no examples; run `make tokenize` again")
-    return Examples(pad(rows, max_len), np.concatenate(labels), np.concatenate(folds))
+        raise ValueError(f"{path} holds no examples; run `{again}` again")
+    return Examples(pad(rows, max_len), np.concatenate(labels), np.concatenate(folds), classes)
 
 
 def load_tfds(name: str, split: str, vocab: Vocabulary, max_len: int, data_dir: Path) -> Examples:
@@ -135,14 +169,20 @@ def remap(ids: np.ndarray, kept: np.ndarray) -> np.ndarray:
 
 
 def embedding_matrix(
-    paths: Paths, vocab: Vocabulary, init: str, dim: int, seed: int
+    paths: Paths,
+    vocab: Vocabulary,
+    init: str,
+    dim: int,
+    seed: int,
+    vectors_dir: Path | None = None,
 ) -> tuple[np.ndarray, dict[str, float]]:
     """A ``[len(vocab), dim]`` matrix for ``vocab``'s ids, and how much of it is pretrained.
 
     ``vocab`` extends the corpus vocabulary the vectors were trained on (same ids first).
     Words without a pretrained vector (and every word for ``random``) are drawn from a normal
     with the pretrained vectors' own spread (the scale Kim 2014 matched), so random rows
-    neither dominate nor vanish beside pretrained ones; PAD's row is zero.
+    neither dominate nor vanish beside pretrained ones; PAD's row is zero. The vectors are
+    read from ``vectors_dir`` (see :func:`pipeline.artifacts.vectors_root`).
     """
     if init not in INITS:
         raise ValueError(f"unknown embedding init {init!r}; choose one of {', '.join(INITS)}")
@@ -150,8 +190,9 @@ def embedding_matrix(
     if init == "random":
         kv = None
         for model in ("word2vec", "glove"):  # only for the scale, if either is trained
-            if (artifacts.embedding_dir(paths, model) / artifacts.VECTORS_FILE).exists():
-                kv = KeyedVectors.load(artifacts.embedding_dir(paths, model))
+            folder = artifacts.embedding_dir(paths, model, vectors_dir)
+            if (folder / artifacts.VECTORS_FILE).exists():
+                kv = KeyedVectors.load(folder)
                 break
         scale = float(kv.vectors.std()) if kv is not None else 0.1
         dim = kv.dim if kv is not None else dim
@@ -159,7 +200,7 @@ def embedding_matrix(
         covered = 0
     else:
         # A missing model says "run make train-embeddings".
-        kv = KeyedVectors.load(artifacts.embedding_dir(paths, init))
+        kv = KeyedVectors.load(artifacts.embedding_dir(paths, init, vectors_dir))
         scale = float(kv.vectors.std())
         matrix = rng.normal(0.0, scale, (len(vocab), kv.dim)).astype(np.float32)
         rows = np.array([vocab.id(w) for w in kv.words], dtype=np.int64)

@@ -10,6 +10,16 @@ graph, so code that never imports ``pipeline`` only needs ``tf.saved_model.load`
     out["label_name"]   # string [n], b"positive" or b"negative"
     out["known_tokens"] # int32 [n], in-vocabulary tokens the model read (at most max_len)
 
+A classifier of a named run's labeled texts (``make sentiment LABELED=... RUN=name``) names
+its labels by the run's classes: with two, ``label_name`` is one of them and ``probability``
+is P(second class). With more, the outputs are instead::
+
+    out["probabilities"] # float32 [n, classes], each row sums to 1
+    out["class_names"]   # string [classes], the class of each column
+    out["label"]         # int64 [n], the most probable class
+    out["label_name"]    # string [n], its name
+    out["known_tokens"]  # int32 [n], as above
+
 ``clf.classify(texts)`` is the same function. Unknown words map to UNK; text in any script
 is tokenized (and mostly UNK); texts longer than ``max_len`` tokens are truncated; an empty
 or all-whitespace text has no tokens and gets the model's bias-only prediction. Such a
@@ -30,6 +40,7 @@ copy of the weights.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import keras
@@ -53,14 +64,23 @@ class ExportedClassifier(tf.Module):
         max_len: int,
         nbsvm: NBSVM | None = None,
         neural_weight: float = 1.0,
+        label_names: Sequence[str] = LABEL_NAMES,
     ) -> None:
         super().__init__()
+        if model.output_shape[-1] != len(label_names):
+            raise ValueError(
+                f"the model predicts {model.output_shape[-1]} classes but {len(label_names)} "
+                "label names were given"
+            )
         self.model = model
         self._tokenizer = Tokenizer("en")
         self.table = vocab.lookup_table()
         self.max_len = max_len
-        self.label_names = tf.constant(LABEL_NAMES)
+        self.label_names = tf.constant(list(label_names))
+        self.multiclass = len(label_names) > 2
         self.nbsvm = None
+        if nbsvm is not None and self.multiclass:
+            raise ValueError("NBSVM votes between two classes only")
         if nbsvm is not None:
             if nbsvm.base != len(vocab):
                 raise ValueError(
@@ -100,11 +120,23 @@ class ExportedClassifier(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
     def classify(self, texts: tf.Tensor) -> dict[str, tf.Tensor]:
-        """P(positive), the predicted label (0/1), its name and the known tokens of each text."""
+        """P(positive), the predicted label (0/1), its name and the known tokens of each text;
+        with more than two classes, every class' probability and the class names instead."""
         with tf.control_dependencies([assert_batch(texts, "texts")]):
             texts = tf.identity(texts)
         ids = self.ids(texts)
-        positive = self.model(ids, training=False)[:, 1]
+        known = tf.reduce_sum(tf.cast((ids != PAD_ID) & (ids != UNK_ID), tf.int32), axis=1)
+        probabilities = self.model(ids, training=False)
+        if self.multiclass:
+            label = tf.argmax(probabilities, axis=1)
+            return {
+                "probabilities": probabilities,
+                "class_names": self.label_names,
+                "label": label,
+                "label_name": tf.gather(self.label_names, label),
+                "known_tokens": known,
+            }
+        positive = probabilities[:, 1]
         if self.nbsvm is not None:
             nbsvm = tf.sigmoid(self.nbsvm_log_odds(ids))
             positive = self.neural_weight * positive + (1.0 - self.neural_weight) * nbsvm
@@ -113,9 +145,7 @@ class ExportedClassifier(tf.Module):
             "probability": positive,
             "label": label,
             "label_name": tf.gather(self.label_names, label),
-            "known_tokens": tf.reduce_sum(
-                tf.cast((ids != PAD_ID) & (ids != UNK_ID), tf.int32), axis=1
-            ),
+            "known_tokens": known,
         }
 
 
@@ -127,9 +157,10 @@ def export(
     *,
     nbsvm: NBSVM | None = None,
     neural_weight: float = 1.0,
+    label_names: Sequence[str] = LABEL_NAMES,
 ) -> Path:
     """Write the SavedModel to ``dest`` (a version folder) atomically."""
-    module = ExportedClassifier(model, vocab, max_len, nbsvm, neural_weight)
+    module = ExportedClassifier(model, vocab, max_len, nbsvm, neural_weight, label_names)
     with atomic_path(dest, directory=True) as tmp:
         tf.saved_model.save(
             module,

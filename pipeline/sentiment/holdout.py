@@ -12,14 +12,9 @@ import numpy as np
 
 from pipeline.config import SentimentConfig
 from pipeline.sentiment import data
+from pipeline.sentiment.crossval import Scores
 from pipeline.sentiment.ensemble import NBSVMPartner, ensemble_name, vote_members
-from pipeline.sentiment.training import (
-    accuracy,
-    fit,
-    parse_config,
-    probabilities,
-    trains_embeddings,
-)
+from pipeline.sentiment.training import fit, parse_config, predict, trains_embeddings
 
 log = logging.getLogger("pipeline.sentiment")
 
@@ -43,7 +38,7 @@ def train_test(
     log_dir = runs / name.replace("/", "_")
     start = time.perf_counter()
     model, info = fit(model_kind, matrix, trainable, train, config, log_dir, config.seed)
-    rows = {name: (probabilities(model, test, config.batch_size), {})}
+    rows = {name: (predict(model, test, config.batch_size), {})}
     if partner is not None:
         voter, nbsvm, weight = vote_members(
             partner, model, model_kind, matrix, trainable, train, config, config.seed,
@@ -55,9 +50,14 @@ def train_test(
     keras.backend.clear_session()
     results = {}
     for row, (probability, extra) in rows.items():
-        acc = accuracy(probability, test.labels)
+        scores = Scores(test.classes)
+        scores.add(test.labels, probability)
+        acc = scores.accuracy[0]
         results[row] = {
-            "test_accuracy": acc, **info, "mean": acc, "std": 0.0, "seconds": seconds, **extra,
+            "test_accuracy": acc, **info, "mean": acc, "std": 0.0, "seconds": seconds,
+            "macro_f1": scores.macro_f1[0], "confusion": scores.confusion.tolist(), **extra,
         }  # fmt: skip
-        log.info("%-26s test accuracy %.2f", row, 100 * acc)
+        log.info(
+            "%-26s test accuracy %.2f, macro-F1 %.2f", row, 100 * acc, 100 * scores.macro_f1[0]
+        )
     return results

@@ -2,8 +2,8 @@
 
 Both read PAD-padded id matrices; the embedding layer masks PAD (id 0), so padding changes
 neither the average (a masked mean) nor the recurrent final states (masked steps carry the
-state through unchanged). Both end in ``Dense(2, softmax)``, so a prediction's second
-column is P(positive).
+state through unchanged). Both end in ``Dense(classes, softmax)``; for polarity (2 classes)
+a prediction's second column is P(positive).
 """
 
 from __future__ import annotations
@@ -91,12 +91,14 @@ def build_model(
     layers: int = 1,
     dropout: float = 0.5,
     pooling: str = "final",
+    classes: int = NUM_CLASSES,
 ) -> keras.Model:
     """``kind`` ``average`` or ``recurrent`` over embeddings initialised to ``matrix``.
 
     ``trainable`` fine-tunes the embeddings; ``cell``, ``units`` and ``layers`` shape the
     bidirectional RNN whose final forward and backward states feed the classifier;
-    ``pooling="final+max"`` appends its masked max over time to them.
+    ``pooling="final+max"`` appends its masked max over time to them; the softmax is over
+    ``classes`` classes.
     """
     if kind not in MODELS:
         raise ValueError(f"unknown model {kind!r}; choose one of {', '.join(MODELS)}")
@@ -120,7 +122,7 @@ def build_model(
         )(x)
         x = FinalAndMaxPool(units, name="pool")(x)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
-    probs = keras.layers.Dense(NUM_CLASSES, activation="softmax", name="softmax")(x)
+    probs = keras.layers.Dense(classes, activation="softmax", name="softmax")(x)
     return keras.Model(ids, probs, name=f"sentiment_{kind}")
 
 

@@ -28,11 +28,18 @@ def build(
     best: str,
     final: dict[str, Any],
     seconds: float,
+    labeled: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The JSON report; ``test_examples`` is None for cross-validation on MR."""
+    """The JSON report; ``test_examples`` is None for cross-validation. ``labeled`` describes
+    a named run's texts (its run, classes, folds, notes), merged in as they are."""
+    evaluation = "10-fold CV" if test_examples is None else "train/test split"
+    if labeled and labeled["folds"]:
+        run = labeled["folds_run"]  # config.folds: only the first ones, if set
+        some = f" ({run} of the folds run)" if run and run < labeled["folds"] else ""
+        evaluation = f"{labeled['folds']}-fold CV{some}"
     return {
         "dataset": config.dataset,
-        "evaluation": "10-fold CV" if test_examples is None else "train/test split",
+        "evaluation": evaluation,
         "examples": examples,
         "test_examples": test_examples,
         "majority_class_accuracy": round(float(majority), 4),
@@ -44,15 +51,27 @@ def build(
         "final": final,
         "published_mr": PUBLISHED,
         "seconds": round(seconds, 1),
+        **(labeled or {}),
     }
 
 
 def markdown(report: dict[str, Any]) -> str:
     """The report as a page: setup, results table, reference notes, the exported model."""
-    lines = [f"# Sentiment: {report['dataset']}", "", _setup(report), ""]
+    if "run" in report:
+        classes = ", ".join(report["classes"])
+        title = f"Classifier: run {report['run']} ({len(report['classes'])} classes: {classes})"
+    else:
+        title = f"Sentiment: {report['dataset']}"
+    lines = [f"# {title}", "", _setup(report), ""]
     lines += _results_table(report)
-    if _is_cv(report):
+    if _is_cv(report) and "run" not in report:
         lines += _published_notes(report)
+    lines += [line for note in report.get("notes", []) for line in ("", note)]
+    if "run" in report:
+        lines += [
+            "",
+            f"![confusion matrix of the exported configuration]({report['confusion_plot']})",
+        ]
     if report.get("baselines"):
         lines += _baseline_note()
     lines += _vote_note(report)
@@ -61,7 +80,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def _is_cv(report: dict[str, Any]) -> bool:
-    return report["evaluation"] == "10-fold CV"
+    return "-fold CV" in report["evaluation"]
 
 
 def _setup(report: dict[str, Any]) -> str:
@@ -86,18 +105,25 @@ def _setup(report: dict[str, Any]) -> str:
 
 def _results_table(report: dict[str, Any]) -> list[str]:
     """One row per configuration (the exported one marked), then the baselines'."""
+    f1 = "run" in report  # a run's classes may be unbalanced: macro-F1 beside accuracy
     lines = [
-        "| model / embeddings | accuracy % (mean ± std) | epochs | seconds |",
-        "|---|---|---|---|",
+        "| model / embeddings | accuracy % (mean ± std) |"
+        + (" macro-F1 % |" if f1 else "")
+        + " epochs | seconds |",
+        "|---|---|" + ("---|" if f1 else "") + "---|---|",
     ]
     for name, r in report["results"].items():
         epochs = r["epochs"] if isinstance(r["epochs"], int) else f"{np.mean(r['epochs']):.1f}"
         std = f" ± {100 * r['std']:.2f}" if _is_cv(report) else ""
         mark = " (best, exported)" if name == report["best"] else ""
-        lines.append(f"| {name}{mark} | {100 * r['mean']:.2f}{std} | {epochs} | {r['seconds']} |")
-    for name, r in report.get("baselines", {}).items():
+        macro = f" {100 * r['macro_f1']:.2f} |" if f1 else ""
         lines.append(
-            f"| {name} | {100 * r['mean']:.2f} ± {100 * r['std']:.2f} | - | {r['seconds']} |"
+            f"| {name}{mark} | {100 * r['mean']:.2f}{std} |{macro} {epochs} | {r['seconds']} |"
+        )
+    for name, r in report.get("baselines", {}).items():
+        macro = " - |" if f1 else ""
+        lines.append(
+            f"| {name} | {100 * r['mean']:.2f} ± {100 * r['std']:.2f} |{macro} - | {r['seconds']} |"
         )
     return lines
 

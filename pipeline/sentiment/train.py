@@ -13,6 +13,14 @@ exported to ``saved_models/sentiment/<version>`` (see :mod:`pipeline.sentiment.e
 ``train`` split and reports accuracy on ``test`` instead, written to
 ``reports/sentiment_<dataset>.*`` and ``saved_models/sentiment_<dataset>/<version>``.
 TensorBoard logs go to ``runs/sentiment/<model>_<init>/fold<k>``.
+
+``--run NAME`` trains on a named run's labeled texts (:mod:`pipeline.userdata.labeled`,
+``make sentiment LABELED=... RUN=NAME``) the same way: k-fold CV on its folds, or train/test
+with its test file; any number of classes (a softmax over them, scored by accuracy and
+macro-F1, with the exported configuration's confusion matrix drawn to
+``reports/user/NAME/sentiment_confusion.png``). Configurations whose word vectors the run
+lacks start from random vectors, and with more than two classes NBSVM sits out; the report
+notes both.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +37,12 @@ import numpy as np
 from pipeline import artifacts
 from pipeline.config import Paths, SentimentConfig
 from pipeline.io import write_report
+from pipeline.metrics.classification import plot_confusion
 from pipeline.rnn import KINDS
 from pipeline.sentiment import baseline, data, report
 from pipeline.sentiment.crossval import cross_validate
 from pipeline.sentiment.ensemble import NBSVMPartner, base_config, vote_members
-from pipeline.sentiment.export import export
+from pipeline.sentiment.export import LABEL_NAMES, export
 from pipeline.sentiment.holdout import train_test
 from pipeline.sentiment.models import POOLINGS, copy_weights
 from pipeline.sentiment.report import markdown
@@ -48,23 +58,28 @@ from pipeline.text import Vocabulary
 
 log = logging.getLogger("pipeline.sentiment")
 
+CONFUSION_PLOT = "sentiment_confusion.png"  # a named run's, beside its report
+
 
 def train(paths: Paths, config: SentimentConfig, version: int = 1) -> dict[str, Any]:
     """The whole stage; returns the report it writes to ``reports/<name>.json``."""
     start = time.perf_counter()
     check_config(config)
+    run = Run.of(paths, config)
+    config = run.config
     vocab = Vocabulary.load(paths.processed / artifacts.POLARITY_VOCAB)
-    examples, test = load_dataset(paths, config, vocab)
+    examples, test = load_dataset(paths, config, vocab, run.labeled)
     kept = compact(examples, test)
-    majority = max(np.mean(examples.labels), 1 - np.mean(examples.labels))
+    majority = np.bincount(examples.labels).max() / len(examples)
     log.info(
         "%s: %d examples (majority class %.1f%%), %d distinct ids of %d",
-        config.dataset, len(examples), 100 * majority, len(kept), len(vocab),
+        run.title, len(examples), 100 * majority, len(kept), len(vocab),
     )  # fmt: skip
 
     inits = {init for _, init in map(parse_config, config.configs)}
     built = {
-        init: data.embedding_matrix(paths, vocab, init, dim=100, seed=config.seed) for init in inits
+        init: data.embedding_matrix(paths, vocab, init, 100, config.seed, run.vectors_dir)
+        for init in inits
     }
     matrices = {init: matrix for init, (matrix, _) in built.items()}
     partner = NBSVMPartner(len(kept)) if config.nbsvm_vote else None
@@ -78,13 +93,16 @@ def train(paths: Paths, config: SentimentConfig, version: int = 1) -> dict[str, 
             results |= cross_validate(row, examples, matrix, runs, config, partner)
         else:
             results |= train_test(row, examples, test, matrix, runs, config, partner)
-    baselines = nbsvm_alone(examples, config) if test is None else {}
+    binary = examples.classes == 2
+    baselines = nbsvm_alone(examples, config) if test is None and binary else {}
 
     best = max(results, key=lambda n: results[n]["mean"])
     _, init = parse_config(base_config(best))
     full = matrices[init]
     dest = artifacts.saved_model(paths, name, version)
-    final = export_best(best, examples, full, kept, vocab, config, runs / "final", dest, partner)
+    final = export_best(
+        best, examples, full, kept, vocab, config, runs / "final", dest, partner, run.class_names
+    )
     written = report.build(
         config,
         examples=len(examples),
@@ -96,9 +114,87 @@ def train(paths: Paths, config: SentimentConfig, version: int = 1) -> dict[str, 
         best=best,
         final=final,
         seconds=time.perf_counter() - start,
+        labeled=run.described(examples),
     )
+    run.plot(written)
     write_report(paths.reports, name, written, markdown(written))
     return written
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a named run's labeled texts change: the classes, the vectors, the configurations.
+
+    The run may have no word vectors (its texts are not in the corpus' language, or no
+    vectors were trained): its pretrained configurations then start from random vectors. Its
+    classes may be more than two, which NBSVM (one log-count ratio between two classes)
+    cannot score: it then sits out. The notes say both in the report.
+    """
+
+    paths: Paths
+    config: SentimentConfig
+    labeled: dict[str, Any] | None = None  # pipeline.userdata.labeled's LABELED_INFO
+    notes: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, paths: Paths, config: SentimentConfig) -> Run:
+        labeled = data.labeled_info(paths) if config.dataset == "mr" else None
+        if labeled is None:
+            return cls(paths, config)
+        vectors = paths.data / labeled["vectors"] if labeled["vectors"] else None
+        configs, notes = [], []
+        for row in config.configs:
+            model, init = parse_config(row)
+            folder = artifacts.embedding_dir(paths, init, vectors)
+            if init != "random" and not (folder / artifacts.VECTORS_FILE).exists():
+                notes.append(f"{row} ran as {model}/random: the run has no {init} vectors.")
+                row = f"{model}/random"
+            configs += [] if row in configs else [row]
+        classes = len(labeled["classes"])
+        if config.nbsvm_vote and classes > 2:
+            notes.append(
+                f"No NBSVM rows: NBSVM weighs one log-count ratio between two classes, and "
+                f"this run has {classes}."
+            )
+        config = replace(
+            config, configs=tuple(configs), nbsvm_vote=config.nbsvm_vote and classes == 2
+        )
+        return cls(paths, config, labeled, tuple(notes))
+
+    @property
+    def title(self) -> str:
+        return f"run {self.paths.run}" if self.labeled else self.config.dataset
+
+    @property
+    def vectors_dir(self) -> Path | None:
+        vectors = self.labeled and self.labeled["vectors"]
+        return self.paths.data / vectors if vectors else None
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return tuple(self.labeled["classes"]) if self.labeled else LABEL_NAMES
+
+    def described(self, examples: data.Examples) -> dict[str, Any] | None:
+        """The report's account of the run: classes, the folds, what changed."""
+        if self.labeled is None:
+            return None
+        return {
+            "run": self.paths.run,
+            "classes": self.labeled["classes"],
+            "folds": None if self.labeled["test"] else len(np.unique(examples.folds)),
+            "folds_run": None if self.labeled["test"] else self.config.folds or None,
+            "notes": list(self.notes),
+            "confusion_plot": CONFUSION_PLOT,
+        }
+
+    def plot(self, written: dict[str, Any]) -> None:
+        """The exported configuration's confusion matrix, beside the run's report."""
+        if self.labeled is None:
+            return
+        best = written["best"]
+        title = f"{self.paths.run}: {best}, {written['evaluation']}"
+        matrix = np.array(written["results"][best]["confusion"])
+        plot_confusion(matrix, self.labeled["classes"], title, self.paths.reports / CONFUSION_PLOT)
 
 
 def check_config(config: SentimentConfig) -> None:
@@ -112,9 +208,12 @@ def check_config(config: SentimentConfig) -> None:
 
 
 def load_dataset(
-    paths: Paths, config: SentimentConfig, vocab: Vocabulary
+    paths: Paths, config: SentimentConfig, vocab: Vocabulary, labeled: dict[str, Any] | None
 ) -> tuple[data.Examples, data.Examples | None]:
-    """(examples, None) for MR's folds, or (train, test) for a TFDS dataset."""
+    """(examples, None) for MR's or a run's folds, or (train, test) for a TFDS dataset or a
+    run's test file."""
+    if labeled is not None:
+        return data.load_labeled(paths, config.max_len, labeled)
     if config.dataset == "mr":
         return data.load_mr(paths, config.max_len), None
     train = data.load_tfds(config.dataset, "train", vocab, config.max_len, paths.tfds)
@@ -155,6 +254,7 @@ def export_best(
     log_dir: Path,
     dest: Path,
     partner: NBSVMPartner | None,
+    label_names: tuple[str, ...] = LABEL_NAMES,
 ) -> dict[str, Any]:
     """Retrain result row ``best`` on all of ``examples`` and export it to ``dest``.
 
@@ -173,10 +273,13 @@ def export_best(
         )  # fmt: skip
         nbsvm = nbsvm.keys_in(kept, len(vocab))
         info["neural_weight"] = weight
-    export_model = configured_model(model_kind, full, trainable, config)
+    export_model = configured_model(model_kind, full, trainable, config, examples.classes)
     embeddings = data.expand(full, model.get_layer("embedding").get_weights()[0], kept)
     copy_weights(model, export_model, embeddings)
-    saved = export(export_model, vocab, config.max_len, dest, nbsvm=nbsvm, neural_weight=weight)
+    saved = export(
+        export_model, vocab, config.max_len, dest, nbsvm=nbsvm, neural_weight=weight,
+        label_names=label_names,
+    )  # fmt: skip
     return {"model": str(saved), **info}
 
 

@@ -64,19 +64,32 @@ def _trim(ids: tf.Tensor) -> tf.Tensor:
     return ids[:, : tf.maximum(width, 1)]
 
 
-def probabilities(model: keras.Model, examples: data.Examples, batch_size: int) -> np.ndarray:
-    """P(positive) of each example, in order."""
+def predict(model: keras.Model, examples: data.Examples, batch_size: int) -> np.ndarray:
+    """The class probabilities ``[n, classes]`` of each example, in order."""
     dataset = tf.data.Dataset.from_tensor_slices(examples.ids).batch(batch_size).map(_trim)
-    return model.predict(dataset, verbose=0)[:, 1]
+    return model.predict(dataset, verbose=0)
 
 
-def accuracy(probability: np.ndarray, labels: np.ndarray) -> float:
-    """Accuracy at the 0.5 threshold, rounded as the report prints it."""
-    return round(float(np.mean((probability >= 0.5) == labels)), 4)
+def probabilities(model: keras.Model, examples: data.Examples, batch_size: int) -> np.ndarray:
+    """P(positive) of each example, in order (two classes)."""
+    return predict(model, examples, batch_size)[:, 1]
+
+
+def predicted(probability: np.ndarray) -> np.ndarray:
+    """The label of each row of class probabilities, or of each P(positive) of a 1-D array.
+
+    Two classes use the 0.5 threshold on P(positive), as the exported model does (a tie goes
+    to the positive class); more classes take the most probable.
+    """
+    if probability.ndim == 1:
+        return (probability >= 0.5).astype(np.int64)
+    if probability.shape[1] == 2:
+        return predicted(probability[:, 1])
+    return np.argmax(probability, axis=1)
 
 
 def configured_model(
-    kind: str, matrix: np.ndarray, trainable: bool, config: SentimentConfig
+    kind: str, matrix: np.ndarray, trainable: bool, config: SentimentConfig, classes: int = 2
 ) -> keras.Model:
     """``build_model`` shaped by the stage's config, so training and export agree."""
     return build_model(
@@ -88,14 +101,20 @@ def configured_model(
         layers=config.layers,
         dropout=config.dropout,
         pooling=config.pooling,
+        classes=classes,
     )
 
 
 def _compiled(
-    model_kind: str, matrix: np.ndarray, trainable: bool, config: SentimentConfig, seed: int
+    model_kind: str,
+    matrix: np.ndarray,
+    trainable: bool,
+    config: SentimentConfig,
+    seed: int,
+    classes: int,
 ) -> keras.Model:
     keras.utils.set_random_seed(seed)
-    model = configured_model(model_kind, matrix, trainable, config)
+    model = configured_model(model_kind, matrix, trainable, config, classes)
     rate = config.average_learning_rate if model_kind == "average" else config.learning_rate
     compile_model(model, rate)
     return model
@@ -112,7 +131,7 @@ def fit(
 ) -> tuple[keras.Model, dict[str, Any]]:
     """Train on ``train`` minus a validation split, stopping when ``config.monitor`` stalls."""
     fit_index, val_index = data.validation_split(train.labels, config.val_fraction, seed)
-    model = _compiled(model_kind, matrix, trainable, config, seed)
+    model = _compiled(model_kind, matrix, trainable, config, seed, train.classes)
     callbacks: list[keras.callbacks.Callback] = [
         keras.callbacks.EarlyStopping(
             monitor=config.monitor, patience=config.patience, restore_best_weights=True
@@ -151,6 +170,6 @@ def refit(
     Once the validation split has chosen the epochs (and the vote's weight) it has nothing
     left to decide, so its texts are worth more as training data.
     """
-    model = _compiled(model_kind, matrix, trainable, config, seed)
+    model = _compiled(model_kind, matrix, trainable, config, seed, train.classes)
     model.fit(batches(train, config.batch_size, shuffle=True, seed=seed), epochs=epochs, verbose=0)
     return model
