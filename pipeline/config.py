@@ -212,6 +212,7 @@ class GradientsConfig:
     held_out: int = 5_000  # corpus sentences held out (the last ones, as the LM stage does)
     explode_gain: float = 2.0  # clipping demo: gain of the plain RNN's orthogonal recurrent init
     explode_learning_rate: float = 1.0  # clipping demo: the SGD step size of the one step taken
+    seed: int = 0  # random seed
 
 
 @dataclass(frozen=True)

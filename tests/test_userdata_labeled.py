@@ -238,6 +238,10 @@ def test_a_second_prepare_with_the_same_files_rewrites_nothing(three, caplog):
     assert _prepare(paths, "topics", "--", str(source)) == 0
     assert [path.stat().st_mtime_ns for path in files] == before
     assert "current" in caplog.text
+    # Without files (make reruns the step after a code change), the run is used as it is.
+    assert _prepare(paths, "topics") == 0
+    assert [path.stat().st_mtime_ns for path in files] == before
+    assert "no files given; its labeled is used as it is" in caplog.text
 
 
 def test_binary_tsv_with_a_test_file_keeps_the_binary_outputs(tmp_path):

@@ -163,6 +163,8 @@ def test_a_named_run_is_incremental_and_leaves_the_default_folders_alone(tmp_pat
     before = [p.stat().st_mtime_ns for p in written]
     assert prepare(tmp_path, "mine", *args) == 0
     assert [p.stat().st_mtime_ns for p in written] == before
+    assert prepare(tmp_path, "mine") == 0  # no files (make after a code change): as it is
+    assert [p.stat().st_mtime_ns for p in written] == before
     # Nothing of the default pipeline's was written: every folder holds only user/<run>.
     for root in (tmp_path / "data" / "processed", tmp_path / "data" / "tfds"):
         assert [p.name for p in root.iterdir()] == ["user"]

@@ -172,14 +172,12 @@ def run(
     corpus is only ever rebuilt from files the user names.
     """
     if not sources and paths.run:
-        try:
-            report = json.loads(artifacts.manifest(paths, KIND).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        report = prepare.as_it_is(paths, KIND)
+        if report is None:
             raise files.UserDataError(
                 f"Run {paths.run!r} has no corpus yet; give its text files: make "
                 f'train-embeddings RUN={paths.run} CORPUS="a.txt b.txt.gz"'
-            ) from None
-        log.info("run %r: no files given; its corpus is used as it is", paths.run)
+            )
         return report
     for path in sources:  # the digest reads them first: a missing one is named as here
         next(files.numbered_lines(path, decoding), None)

@@ -320,6 +320,8 @@ class Request:
 
 def run(paths: Paths, request: Request, config: TokenizeConfig) -> dict[str, Any]:
     """Check every file, then (unless the run is current) build and encode the run's data."""
+    if not request.files and request.test is None and (report := prepare.as_it_is(paths, KIND)):
+        return report
     if not request.files:
         raise UserDataError(
             "No labeled file given: make sentiment LABELED=reviews.tsv RUN=name "

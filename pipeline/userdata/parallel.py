@@ -298,6 +298,9 @@ def run(args: argparse.Namespace, paths: Paths, config: TokenizeConfig) -> dict[
     """The prepare step: nothing is redone when the files and settings are the same."""
     # TFDS warns of a "custom data configuration", which a run's language pair always is.
     logging.getLogger("absl").setLevel(logging.ERROR)
+    given = (args.pairs, args.source_file, args.target_file, args.dev, args.test)
+    if all(item is None for item in given) and (report := prepare.as_it_is(paths, KIND)):
+        return report
     inputs = inputs_from_args(args)
     pair = languages(args.source, args.target, inputs["train"])
     for flag, size in (("--dev-size", args.dev_size), ("--test-size", args.test_size)):

@@ -53,6 +53,21 @@ def _current(paths: Paths, kind: str, digest: str) -> dict[str, Any] | None:
     return report
 
 
+def as_it_is(paths: Paths, kind: str) -> dict[str, Any] | None:
+    """The run's ``kind`` report as it stands, when a stage is rerun without files.
+
+    make reruns a kind's step whenever the pipeline's code changed, also for ``make bleu
+    RUN=name`` that names no files; a run's data is only ever rebuilt from files the user
+    gives, so then the run is used as it is (None: the run has no ``kind`` yet).
+    """
+    try:
+        report = json.loads(artifacts.manifest(paths, kind).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    log.info("run %r: no files given; its %s is used as it is", paths.run, kind)
+    return report
+
+
 def prepare(
     paths: Paths, kind: str, inputs: Sequence[Path], settings: dict[str, Any], build: Build
 ) -> dict[str, Any]:
