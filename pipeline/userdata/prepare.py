@@ -39,11 +39,18 @@ def inputs_digest(files: Iterable[Path], settings: dict[str, Any]) -> str:
     return total.hexdigest()
 
 
+def _manifest(paths: Paths, kind: str) -> dict[str, Any] | None:
+    """The report the run's last ``kind`` build left, or None without a readable one."""
+    try:
+        return json.loads(artifacts.manifest(paths, kind).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def _current(paths: Paths, kind: str, digest: str) -> dict[str, Any] | None:
     """The last run's report if it was built from the same inputs and its outputs still exist."""
-    try:
-        report = json.loads(artifacts.manifest(paths, kind).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    report = _manifest(paths, kind)
+    if report is None:
         return None
     outputs = report.get("outputs", [])
     if report.get("inputs_digest") != digest or not artifacts.stamp(paths, kind).exists():
@@ -60,11 +67,9 @@ def as_it_is(paths: Paths, kind: str) -> dict[str, Any] | None:
     RUN=name`` that names no files; a run's data is only ever rebuilt from files the user
     gives, so then the run is used as it is (None: the run has no ``kind`` yet).
     """
-    try:
-        report = json.loads(artifacts.manifest(paths, kind).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    log.info("run %r: no files given; its %s is used as it is", paths.run, kind)
+    report = _manifest(paths, kind)
+    if report is not None:
+        log.info("run %r: no files given; its %s is used as it is", paths.run, kind)
     return report
 
 
