@@ -2,18 +2,20 @@
 
 from pipeline.rnn.cells import (
     BasicRNNCell,
+    FusedCell,
     GRUCell,
     LSTMCell,
     SimplifiedGRUCell,
     gru_weights_from_keras,
     lstm_weights_from_keras,
 )
-from pipeline.rnn.factory import KINDS, DeepRNN, make_cell, make_rnn
+from pipeline.rnn.factory import KINDS, DeepRNN, make_cell, make_rnn, make_step_cell
 
 __all__ = [
     "KINDS",
     "BasicRNNCell",
     "DeepRNN",
+    "FusedCell",
     "GRUCell",
     "LSTMCell",
     "SimplifiedGRUCell",
@@ -21,4 +23,5 @@ __all__ = [
     "lstm_weights_from_keras",
     "make_cell",
     "make_rnn",
+    "make_step_cell",
 ]

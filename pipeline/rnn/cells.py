@@ -12,6 +12,12 @@ and whose columns hold every gate and the candidate side by side, so a step comp
 them with one matmul. Only the full GRU needs a second one, because its candidate sees the
 state through the relevance gate computed in the same step. The state rows start orthogonal
 and the input rows Glorot-uniform, as in Keras' own cells.
+
+A step splits ``W [a_{t-1}; x_t] + b`` into ``W_a a_{t-1}`` and the input's share
+``W_x x_t + b`` (:meth:`FusedCell.project_inputs`), and :meth:`FusedCell.step` takes the
+latter ready-made: a caller that knows every step's input ahead (a decoder's target
+embeddings, an attention context that mixes fixed vectors) applies ``W_x`` once outside the
+time loop and runs only ``step`` inside it; ``call`` is the two in a row.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ def _like(states: Any, new_state: Any) -> Any:
     return [new_state] if isinstance(states, (list, tuple)) else new_state
 
 
-class _FusedCell(keras.layers.Layer):
+class FusedCell(keras.layers.Layer):
     """Common weights and config: the stacked ``[state; input]`` kernel and its bias."""
 
     # Column blocks of width ``units`` in the fused kernel (gates plus candidate).
@@ -86,10 +92,26 @@ class _FusedCell(keras.layers.Layer):
     def _initial_bias(self, shape: Sequence[int], dtype: Any = None) -> Any:
         return self.bias_initializer(shape, dtype=dtype)
 
-    def _fused(self, state: Any, inputs: Any) -> Any:
-        """``W [state; x] + b`` for every block at once."""
-        z = ops.matmul(ops.concatenate([state, inputs], axis=-1), self.kernel)
+    @property
+    def input_kernel(self) -> Any:
+        """``W_x``, the kernel's input rows."""
+        return self.kernel[self.units :]
+
+    def project_inputs(self, inputs: Any) -> Any:
+        """``W_x x_t + b`` for every block: the input's share, independent of the state."""
+        z = ops.matmul(inputs, self.input_kernel)
         return z if self.bias is None else z + self.bias
+
+    def _from_state(self, state: Any, blocks: slice = slice(None)) -> Any:
+        """``W_a a_{t-1}`` for the kernel's column ``blocks`` (all by default)."""
+        return ops.matmul(state, self.kernel[: self.units, blocks])
+
+    def step(self, projected: Any, states: Any) -> tuple[Any, Any]:
+        """(output, new states) from ``projected`` = :meth:`project_inputs` of this step's input."""
+        raise NotImplementedError
+
+    def call(self, inputs: Any, states: Any) -> tuple[Any, Any]:
+        return self.step(self.project_inputs(inputs), states)
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -104,7 +126,7 @@ class _FusedCell(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class BasicRNNCell(_FusedCell):
+class BasicRNNCell(FusedCell):
     """The seed's basic RNN: ``a_t = g(W_a [a_{t-1}; x_t] + b_a)``, ``y_t = g_y(W_ya a_t + b_y)``.
 
     Keras' ``SimpleRNNCell`` has no output layer, so its output is the state. Here
@@ -143,8 +165,8 @@ class BasicRNNCell(_FusedCell):
                 name="output_bias", shape=(self.output_units,), initializer=self.bias_initializer
             )
 
-    def call(self, inputs: Any, states: Any) -> tuple[Any, Any]:
-        state = self.activation(self._fused(_single_state(states), inputs))
+    def step(self, projected: Any, states: Any) -> tuple[Any, Any]:
+        state = self.activation(projected + self._from_state(_single_state(states)))
         if self.output_units is None:
             return state, _like(states, state)
         y = ops.matmul(state, self.output_kernel)
@@ -161,7 +183,7 @@ class BasicRNNCell(_FusedCell):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class SimplifiedGRUCell(_FusedCell):
+class SimplifiedGRUCell(FusedCell):
     """The seed's GRU without relevance gate; kernel column blocks are ``[Γu, c~]``.
 
     ``c~ = g(W_c [c_{t-1}; x_t] + b_c)``, ``Γu = σ(W_u [c_{t-1}; x_t] + b_u)``,
@@ -176,9 +198,9 @@ class SimplifiedGRUCell(_FusedCell):
         super().__init__(units, **kwargs)
         self.gate_activation = keras.activations.get(gate_activation)
 
-    def call(self, inputs: Any, states: Any) -> tuple[Any, Any]:
+    def step(self, projected: Any, states: Any) -> tuple[Any, Any]:
         previous = _single_state(states)
-        update_z, candidate_z = ops.split(self._fused(previous, inputs), 2, axis=-1)
+        update_z, candidate_z = ops.split(projected + self._from_state(previous), 2, axis=-1)
         update = self.gate_activation(update_z)
         memory = update * self.activation(candidate_z) + (1.0 - update) * previous
         return memory, _like(states, memory)
@@ -191,7 +213,7 @@ class SimplifiedGRUCell(_FusedCell):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class GRUCell(_FusedCell):
+class GRUCell(FusedCell):
     """The seed's full GRU; kernel column blocks are ``[Γu, Γr, c~]``.
 
     ``Γu = σ(W_u [c_{t-1}; x_t] + b_u)``, ``Γr = σ(W_r [c_{t-1}; x_t] + b_r)``,
@@ -235,38 +257,24 @@ class GRUCell(_FusedCell):
                 name="recurrent_bias", shape=(self.units,), initializer=self.bias_initializer
             )
 
-    def call(self, inputs: Any, states: Any) -> tuple[Any, Any]:
+    def step(self, projected: Any, states: Any) -> tuple[Any, Any]:
         previous = _single_state(states)
-        units = self.units
-        if self.reset_after:
-            # Both matmuls cover all three blocks; the relevance gate then scales the
-            # candidate's recurrent part.
-            from_state = ops.matmul(previous, self.kernel[:units])
-            from_input = ops.matmul(inputs, self.kernel[units:])
-            if self.bias is not None:
-                from_input = from_input + self.bias
-            update, relevance = ops.split(
-                self.gate_activation(from_input[:, : 2 * units] + from_state[:, : 2 * units]),
-                2,
-                axis=-1,
-            )
-            recurrent = from_state[:, 2 * units :]
+        gates = slice(None, 2 * self.units)
+        candidate = slice(2 * self.units, None)
+        if self.reset_after:  # one matmul: the candidate's recurrent part needs no Γr first
+            from_state = self._from_state(previous)
+            gates_z = projected[:, gates] + from_state[:, gates]
+        else:
+            gates_z = projected[:, gates] + self._from_state(previous, gates)
+        update, relevance = ops.split(self.gate_activation(gates_z), 2, axis=-1)
+        if self.reset_after:  # the relevance gate scales the candidate's recurrent part
+            recurrent = from_state[:, candidate]
             if self.recurrent_bias is not None:
                 recurrent = recurrent + self.recurrent_bias
-            candidate_z = from_input[:, 2 * units :] + relevance * recurrent
+            candidate_z = projected[:, candidate] + relevance * recurrent
         else:
-            gates_z = ops.matmul(
-                ops.concatenate([previous, inputs], axis=-1), self.kernel[:, : 2 * units]
-            )
-            if self.bias is not None:
-                gates_z = gates_z + self.bias[: 2 * units]
-            update, relevance = ops.split(self.gate_activation(gates_z), 2, axis=-1)
-            candidate_z = ops.matmul(
-                ops.concatenate([relevance * previous, inputs], axis=-1),
-                self.kernel[:, 2 * units :],
-            )
-            if self.bias is not None:
-                candidate_z = candidate_z + self.bias[2 * units :]
+            reset = relevance * previous
+            candidate_z = projected[:, candidate] + self._from_state(reset, candidate)
         memory = update * self.activation(candidate_z) + (1.0 - update) * previous
         return memory, _like(states, memory)
 
@@ -307,7 +315,7 @@ LSTM_VARIANTS: dict[str, LSTMVariant] = {
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class LSTMCell(_FusedCell):
+class LSTMCell(FusedCell):
     """The seed's LSTM; kernel column blocks are ``[Γu, Γf, c~, Γo]``, state ``[a_t, c_t]``.
 
     ``c~ = g(W_c [a_{t-1}; x_t] + b_c)``, ``c_t = Γu * c~ + Γf * c_{t-1}``,
@@ -422,9 +430,9 @@ class LSTMCell(_FusedCell):
             return self.gate_activation(z[name] + self.peephole_kernel[row] * memory)
         return self.gate_activation(z[name])
 
-    def call(self, inputs: Any, states: Sequence[Any]) -> tuple[Any, list[Any]]:
+    def step(self, projected: Any, states: Sequence[Any]) -> tuple[Any, list[Any]]:
         previous_output, previous_memory, *previous_gates = states
-        parts = ops.split(self._fused(previous_output, inputs), self.blocks, axis=-1)
+        parts = ops.split(projected + self._from_state(previous_output), self.blocks, axis=-1)
         z = dict(zip(self.block_names, parts, strict=True))
         if self.gate_recurrent_kernel is not None:
             from_gates = ops.matmul(previous_gates[0], self.gate_recurrent_kernel)

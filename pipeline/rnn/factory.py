@@ -8,7 +8,7 @@ from typing import Any
 
 import keras
 
-from pipeline.rnn.cells import BasicRNNCell, GRUCell, LSTMCell, SimplifiedGRUCell
+from pipeline.rnn.cells import BasicRNNCell, FusedCell, GRUCell, LSTMCell, SimplifiedGRUCell
 
 # Keras' built-in layers, which take the fused cuDNN kernel on a GPU.
 _KERAS_LAYERS: dict[str, Callable[..., keras.layers.Layer]] = {
@@ -28,6 +28,12 @@ _CELLS: dict[str, Callable[..., keras.layers.Layer]] = {
 
 KINDS: tuple[str, ...] = tuple(_CELLS)
 
+# The seed cell whose equations a Keras kind runs (tests/test_rnn_cells.py maps the weights).
+_SEED_EQUIVALENT: dict[str, Callable[..., keras.layers.Layer]] = {
+    "keras_gru": partial(GRUCell, reset_after=True),
+    "keras_lstm": LSTMCell,
+}
+
 
 def _check_kind(kind: str) -> None:
     if kind not in _CELLS:
@@ -38,6 +44,18 @@ def make_cell(kind: str, units: int, **kwargs: Any) -> keras.layers.Layer:
     """A fresh cell of ``kind`` (one of :data:`KINDS`); ``kwargs`` go to its constructor."""
     _check_kind(kind)
     return _CELLS[kind](units, **kwargs)
+
+
+def make_step_cell(kind: str, units: int, **kwargs: Any) -> FusedCell:
+    """A seed cell of ``kind`` for a hand-written time loop, e.g. an attention decoder's.
+
+    Such a loop wants :meth:`~pipeline.rnn.cells.FusedCell.step` and the input's share
+    ``W_x x_t + b`` apart, to apply ``W_x`` outside the loop. A Keras kind gets the seed cell
+    that equals it (Keras' GRU is :class:`GRUCell` with ``reset_after=True``): one step at a
+    time, Keras' fused kernel has nothing to fuse.
+    """
+    _check_kind(kind)
+    return _SEED_EQUIVALENT.get(kind, _CELLS[kind])(units, **kwargs)
 
 
 def make_rnn(

@@ -65,10 +65,14 @@ class JordanCell(BasicRNNCell):
         if self.use_bias:
             self.output_bias = weight("output_bias", (self.output_units,), self.bias_initializer)
 
-    def call(self, inputs: Any, states: Any) -> tuple[Any, Any]:
+    @property
+    def input_kernel(self) -> Any:
+        """``W_x``: here the whole ``kernel``, as the fed-back rows have their own weight."""
+        return self.kernel
+
+    def step(self, projected: Any, states: Any) -> tuple[Any, Any]:
         previous_output = _single_state(states)
-        z = ops.matmul(previous_output, self.recurrent_kernel) + ops.matmul(inputs, self.kernel)
-        hidden = self.activation(z if self.bias is None else z + self.bias)
+        hidden = self.activation(projected + ops.matmul(previous_output, self.recurrent_kernel))
         y = ops.matmul(hidden, self.output_kernel)
         output = self.output_activation(y if self.output_bias is None else y + self.output_bias)
         return output, _like(states, output)
