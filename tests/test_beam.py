@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from pipeline.rnn import KINDS
 from pipeline.text import BOS_ID, EOS_ID, PAD_ID
 from pipeline.translate.beam import (
     _best_tokens,
@@ -18,6 +19,7 @@ from pipeline.translate.beam import (
     score_targets,
 )
 from pipeline.translate.codec import max_target_len
+from pipeline.translate.model import Translator
 
 # --- a bigram "model": P(next | prev) from a fixed table --------------------------------
 
@@ -376,3 +378,37 @@ def test_a_prefix_must_leave_room_for_eos():
         beam_search(model.encode, model.step, SOURCES[:1], 2, 0.6, 3, prefix=prefix)
     out = beam_search(model.encode, model.step, SOURCES[:1], 2, 0.6, 4, prefix=prefix)
     assert out["tokens"][0, 0, :3].numpy().tolist() == [7, 8, 9]
+
+
+# --- the attention translator itself, with every cell kind as its decoder -----------------
+
+
+def peaked_translator(kind: str, target_vocab: int) -> Translator:
+    """A random Translator whose output layer is scaled up, so its best outputs have no ties."""
+    keras.utils.set_random_seed(5)
+    model = Translator(13, target_vocab, embed_dim=6, units=8, attention_units=7, cell=kind)
+    model.warm_up()
+    model.output_layer.kernel.assign(model.output_layer.kernel * 8.0)
+    return model
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_decoder_kind_decodes_greedy_at_one_and_exhaustively_when_wide(kind):
+    vocab, max_len, n_best, alpha = 6, 3, 4, 0.6
+    model = peaked_translator(kind, vocab)
+    greedy = greedy_decode(model.encode, model.decode_step, SOURCES, max_len=max_len)
+    one = beam_search(model.encode, model.decode_step, SOURCES, 1, alpha, max_len)
+    np.testing.assert_array_equal(one["tokens"][:, 0], greedy["tokens"])
+    np.testing.assert_allclose(one["log_probs"][:, 0], greedy["scores"], rtol=1e-6)
+    outputs = list(all_outputs(vocab, max_len))
+    targets = tf.constant([out + [PAD_ID] * (max_len - len(out)) for out in outputs], tf.int32)
+    lengths = np.array([len(out) for out in outputs], np.float32)
+    wide = beam_search(model.encode, model.decode_step, SOURCES, 32, alpha, max_len, n_best=n_best)
+    for i in range(SOURCES.shape[0]):
+        source = tf.repeat(SOURCES[i : i + 1], len(outputs), axis=0)
+        log_probs = score_targets(model.encode, model.decode_step, source, targets).numpy()
+        best = np.argsort(-(log_probs / lengths**alpha))[:n_best]
+        for k, index in enumerate(best):
+            length = int(wide["lengths"][i, k])
+            assert wide["tokens"][i, k, :length].numpy().tolist() == outputs[index]
+            assert float(wide["log_probs"][i, k]) == pytest.approx(log_probs[index], rel=1e-4)

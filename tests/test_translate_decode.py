@@ -43,8 +43,9 @@ def vocabulary(words: list[str]) -> Vocabulary:
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """A random tiny translator, its vocabularies and its SavedModel."""
-    keras.utils.set_random_seed(3)
+    """A random tiny translator, its vocabularies and its SavedModel (a seed whose outputs all
+    end in EOS, which the error-analysis test needs to find its outputs among references)."""
+    keras.utils.set_random_seed(4)
     source_vocab, target_vocab = vocabulary(SOURCE_WORDS), vocabulary(TARGET_WORDS)
     config = TranslateConfig(embed_dim=8, units=8, attention_units=8, dropout=0.0)
     model = build_model(config, len(source_vocab), len(target_vocab))

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from pipeline.config import TranslateConfig
+from pipeline.rnn import KINDS, GRUCell, LSTMCell, make_step_cell
 from pipeline.text import BOS_ID, EOS_ID, PAD_ID
 from pipeline.translate import data
 from pipeline.translate.attention import masked_softmax, mix_per_sentence
@@ -67,13 +68,14 @@ def test_mix_per_sentence_equals_gathering_each_rows_sentence() -> None:
     np.testing.assert_allclose(alone.numpy(), expected, rtol=1e-5)
 
 
-@pytest.mark.parametrize(("cell", "layers"), [("keras_gru", 1), ("lstm", 2)])
+@pytest.mark.parametrize(
+    ("cell", "layers"), [*((kind, 1) for kind in KINDS), ("lstm", 2)]
+)  # fmt: skip
 def test_teacher_forced_logits_equal_step_by_step_decoding(cell: str, layers: int) -> None:
     model = small_model(cell, layers, dropout=0.3)  # dropout is off outside training
     full = model.teacher_forced(SOURCE, TARGET_IN).numpy()
     memory, mask, state = model.encode(SOURCE)
-    if cell == "lstm":
-        assert isinstance(state, tuple) and len(state) == 2
+    assert isinstance(state, tuple) and len(state) == (2 if "lstm" in cell else 1)
     steps = []
     for t in range(TARGET_IN.shape[1]):
         logits, state, _ = model.decode_step(TARGET_IN[:, t], state, memory, mask)
@@ -83,6 +85,28 @@ def test_teacher_forced_logits_equal_step_by_step_decoding(cell: str, layers: in
     positions = tf.not_equal(TARGET_OUT, PAD_ID)
     kept = model.teacher_forced(SOURCE, TARGET_IN, positions).numpy()
     np.testing.assert_allclose(kept, full[positions.numpy()], atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_decoder_is_the_seed_cell_of_the_encoders_kind(kind: str) -> None:
+    """One flag picks both cells; a Keras kind's decoder is the seed cell equal to it."""
+    model = small_model(kind)
+    cell = model.decoder_cell
+    assert type(cell) is type(make_step_cell(kind, 12))
+    assert cell.kernel.shape == (12 + 8 + 24, cell.blocks * 12)  # rows [a; emb; context]
+    if kind == "keras_gru":
+        assert isinstance(cell, GRUCell) and cell.reset_after
+    if kind == "lstm_peephole":
+        assert isinstance(cell, LSTMCell) and cell.peephole_kernel is not None
+    # The loop's step on the hoisted shares is the cell's own call on [emb; c_t].
+    memory, mask, state = model.encode(SOURCE)
+    embedded, input_gates = model._embed_targets(TARGET_IN[:, 0], training=False)
+    output, _, weights, new_state = model._recur(input_gates, state, memory, mask)
+    context = tf.matmul(weights[:, None], memory.values)[:, 0]
+    expected, expected_state = cell(tf.concat([embedded, context], -1), list(state))
+    np.testing.assert_allclose(output.numpy(), expected.numpy(), atol=1e-5)
+    for got, want in zip(new_state, expected_state, strict=True):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-5)
 
 
 def test_decode_step_reads_each_rows_sentence_in_a_graph() -> None:

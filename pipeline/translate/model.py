@@ -5,9 +5,9 @@ teacher-forced training pass (:meth:`Translator.teacher_forced`) runs the very s
 recurrence (:meth:`Translator._recur`) over time in a graph loop (``tf.scan``). Three things
 are hoisted out of the loop because they do not depend on the recurrence:
 
-* the target embeddings' share of the gate pre-activations (``input_gates``, one matmul for
-  all time steps);
-* the context's linear maps: the cell's context kernel and the deep output's context columns
+* the target embeddings' share of the cell's pre-activations (``input_gates``, one matmul
+  for all time steps);
+* the context's linear maps: the cell's context rows and the deep output's context columns
   act on c_t = sum_t' a_{t,t'} h_t', so they are applied to the encoder states h_t' once per
   sentence (``Memory.mapped_values``) and a step only mixes those with its attention weights
   (``mapped_context``):
@@ -23,6 +23,11 @@ reads the deep output's share of ``mapped_context`` instead.
 Decoder (Bahdanau et al. 2015, with the query the previous state s_{t-1}):
   c_t = attention(s_{t-1}, encoder states),  s_t = cell([emb(y_{t-1}); c_t], s_{t-1}),
   logits_t = W_o (W_d [s_t; c_t; emb(y_{t-1})] + b_d) + b_o  (a low-rank "deep output").
+
+The cell is the seed's cell of the ``cell`` kind (:func:`pipeline.rnn.make_step_cell`), the
+encoder's kind, so its gates read as in ``pipeline/rnn/cells.py``: its input rows
+``W_x = [W_e; W_c]`` split into the embedding's and the context's, which are the two hoisted
+shares above, and the loop runs only the cell's ``step``.
 """
 
 from __future__ import annotations
@@ -32,11 +37,11 @@ from typing import Any, NamedTuple
 import keras
 import tensorflow as tf
 
-from pipeline.rnn import make_rnn
+from pipeline.rnn import make_rnn, make_step_cell
 from pipeline.text import BOS_ID, PAD_ID
 from pipeline.translate.attention import BahdanauAttention, mix_per_sentence
 
-State = Any  # a tensor (GRU) or a tuple of (h, c) tensors (LSTM)
+State = tuple[tf.Tensor, ...]  # the decoder cell's states, s_t first ((s_t, c_t) for an LSTM)
 
 
 class Memory(NamedTuple):
@@ -45,11 +50,6 @@ class Memory(NamedTuple):
     values: tf.Tensor  # (N, S, 2H) the encoder states
     keys: tf.Tensor  # (N, S, A) W2 values, the attention's source side
     mapped_values: tf.Tensor  # (N, S, gates*H + E) the states through the context's linear maps
-
-
-def decoder_kind(cell: str) -> str:
-    """The decoder follows the encoder's family: LSTM kinds get an LSTM decoder."""
-    return "lstm" if "lstm" in cell else "gru"
 
 
 class Translator(keras.Model):
@@ -75,8 +75,6 @@ class Translator(keras.Model):
         self.cell_kind = cell
         self.encoder_layers = encoder_layers
         self.dropout_rate = dropout
-        self.decoder_kind = decoder_kind(cell)
-        gates = 4 if self.decoder_kind == "lstm" else 3
 
         self.source_embedding = keras.layers.Embedding(
             source_vocab_size, embed_dim, name="source_embedding"
@@ -89,9 +87,10 @@ class Translator(keras.Model):
             return_sequences=True,
             name="encoder",
         )
-        self.bridge = [
-            keras.layers.Dense(units, activation="tanh", name=f"bridge_{i}")
-            for i in range(2 if self.decoder_kind == "lstm" else 1)
+        self.decoder_cell = make_step_cell(cell, units, name="decoder_cell")
+        self.bridge = [  # one per state of the cell
+            keras.layers.Dense(size, activation="tanh", name=f"bridge_{i}")
+            for i, size in enumerate(tf.nest.flatten(self.decoder_cell.state_size))
         ]
         self.target_embedding = keras.layers.Embedding(
             target_vocab_size, embed_dim, name="target_embedding"
@@ -112,21 +111,7 @@ class Translator(keras.Model):
             layer.build((None, memory_dim))
         self.target_embedding.build((None,))
         self.attention.build(units, memory_dim)
-        self.input_kernel = self.add_weight(
-            name="decoder_input_kernel", shape=(embed_dim, gates * units)
-        )
-        self.context_kernel = self.add_weight(
-            name="decoder_context_kernel", shape=(memory_dim, gates * units)
-        )
-        self.input_bias = self.add_weight(
-            name="decoder_input_bias", shape=(gates * units,), initializer="zeros"
-        )
-        self.recurrent_kernel = self.add_weight(
-            name="decoder_recurrent_kernel", shape=(units, gates * units), initializer="orthogonal"
-        )
-        self.recurrent_bias = self.add_weight(
-            name="decoder_recurrent_bias", shape=(gates * units,), initializer="zeros"
-        )
+        self.decoder_cell.build((None, embed_dim + memory_dim))
         self.deep_output.build((None, units + memory_dim + embed_dim))
         self.output_layer.build((None, embed_dim))
         self.built = True
@@ -151,9 +136,9 @@ class Translator(keras.Model):
         )
         backward_first = values[:, 0, self.units :]
         final = tf.concat([forward_last, backward_first], axis=-1)
-        states = tuple(layer(final) for layer in self.bridge)
-        state = states[0] if self.decoder_kind == "gru" else states
-        context_kernels = tf.concat([self.context_kernel, self._deep_kernels()[1]], axis=1)
+        state = tuple(layer(final) for layer in self.bridge)
+        from_context = self.decoder_cell.input_kernel[self.embed_dim :]
+        context_kernels = tf.concat([from_context, self._deep_kernels()[1]], axis=1)
         # tensordot, as for every (N, S, D) x (D, K) product here: a rank-3 tf.matmul runs as a
         # broadcast batch matmul whose kernel gradient is 14x slower on a CPU.
         mapped_values = tf.tensordot(values, context_kernels, 1)
@@ -167,11 +152,18 @@ class Translator(keras.Model):
         kernel = self.deep_output.kernel
         return kernel[: self.units], kernel[self.units : 3 * self.units], kernel[3 * self.units :]
 
+    @property
+    def _gate_width(self) -> int:
+        """Columns of the cell's pre-activations: its gates and candidate side by side."""
+        return int(self.decoder_cell.kernel.shape[1])
+
     def _embed_targets(self, tokens: tf.Tensor, training: bool) -> tuple[tf.Tensor, tf.Tensor]:
-        """Embeddings of the previous tokens and their share of the cell's gate
-        pre-activations (the input kernel and bias applied)."""
+        """Embeddings of the previous tokens and their share of the cell's pre-activations,
+        ``W_e emb(y_{t-1}) + b``."""
         embedded = self.dropout(self.target_embedding(tokens), training=training)
-        return embedded, tf.tensordot(embedded, self.input_kernel, 1) + self.input_bias
+        cell = self.decoder_cell
+        from_embedding = cell.input_kernel[: self.embed_dim]
+        return embedded, tf.tensordot(embedded, from_embedding, 1) + cell.bias
 
     def _recur(
         self,
@@ -187,24 +179,11 @@ class Translator(keras.Model):
         keys, mask = memory.keys, memory_mask
         if sentence is not None:
             keys, mask = tf.gather(keys, sentence), tf.gather(mask, sentence)
-        previous = state if self.decoder_kind == "gru" else state[0]
-        weights = self.attention.weights_for(previous, keys, mask)
+        weights = self.attention.weights_for(state[0], keys, mask)
         mapped_context = mix_per_sentence(weights, memory.mapped_values, sentence)
-        gates = self.context_kernel.shape[1]
-        inputs = input_gates + mapped_context[:, :gates]
-        recurrent = tf.matmul(previous, self.recurrent_kernel) + self.recurrent_bias
-        if self.decoder_kind == "gru":  # Keras' reset_after GRU (the cuDNN variant)
-            x_z, x_r, x_h = tf.split(inputs, 3, axis=-1)
-            h_z, h_r, h_h = tf.split(recurrent, 3, axis=-1)
-            z = tf.sigmoid(x_z + h_z)
-            r = tf.sigmoid(x_r + h_r)
-            candidate = tf.tanh(x_h + r * h_h)
-            output = z * previous + (1.0 - z) * candidate
-            return output, mapped_context, weights, output
-        i, f, g, o = tf.split(inputs + recurrent, 4, axis=-1)
-        cell = tf.sigmoid(f + 1.0) * state[1] + tf.sigmoid(i) * tf.tanh(g)  # forget bias 1
-        output = tf.sigmoid(o) * tf.tanh(cell)
-        return output, mapped_context, weights, (output, cell)
+        projected = input_gates + mapped_context[:, : self._gate_width]
+        output, new_state = self.decoder_cell.step(projected, list(state))
+        return output, mapped_context, weights, tuple(new_state)
 
     def _logits(
         self, output: tf.Tensor, context: tf.Tensor, embedded: tf.Tensor, training: bool
@@ -234,10 +213,9 @@ class Translator(keras.Model):
             input_gates, state, memory, memory_mask, sentence
         )
         from_output, _, from_embedding = self._deep_kernels()
-        gates = self.context_kernel.shape[1]
         deep = (
             tf.matmul(output, from_output)
-            + mapped_context[:, gates:]
+            + mapped_context[:, self._gate_width :]
             + tf.matmul(embedded, from_embedding)
             + self.deep_output.bias
         )
