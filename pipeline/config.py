@@ -251,10 +251,10 @@ class LstmVariantsConfig:
     char_min_count: int = 20  # fewest occurrences for a character to be kept (others: UNK)
     embed_dim: int = 32  # character embedding size
     units: int = 128  # LSTM state size
-    max_len: int = 64  # characters per training and held-out line
-    batch_size: int = 32  # lines per training step
-    steps: int = 200  # training steps of every run
-    curve_every: int = 20  # steps per point of the training curves
+    max_len: int = 48  # characters per training and held-out line
+    batch_size: int = 64  # lines per training step
+    steps: int = 100  # training steps of every run
+    curve_every: int = 10  # steps per point of the training curves
     learning_rate: float = 3e-3  # Adam step size
     clipnorm: float = 1.0  # gradient norm bound per variable
     small: float = 0.02  # bits per character from vanilla that count as "costs little"
