@@ -344,7 +344,14 @@ def open_checkpoints(
     trainer: Trainer, save_root: Path
 ) -> tuple[tf.train.CheckpointManager, tf.train.CheckpointManager]:
     """The run's checkpoint managers (state, best weights), resumed from its newest intact one."""
-    manager = tf.train.CheckpointManager(trainer.checkpoint, str(save_root / "ckpt"), 2)
+    keep = trainer.config.keep_checkpoints
+    if keep < 2:
+        raise ValueError(
+            f"--keep-checkpoints {keep} is too few: keep at least 2, so that a run killed while "
+            "writing its newest checkpoint resumes from the one before it."
+        )
+    checkpoints = str(save_root / artifacts.RUN_CHECKPOINTS)
+    manager = tf.train.CheckpointManager(trainer.checkpoint, checkpoints, keep)
     best_manager = tf.train.CheckpointManager(
         trainer.weights_only, str(save_root / artifacts.BEST / artifacts.MODEL_WEIGHTS), 1
     )
@@ -640,7 +647,9 @@ def command(args: argparse.Namespace, paths: Paths, config: TranslateConfig) -> 
     strategy = make_strategy(args.strategy)  # first: multi-worker must precede other TF ops
     config = run_config(paths, config, args)
     if args.restart:
-        shutil.rmtree(artifacts.run_dir(paths, config) / "ckpt", ignore_errors=True)
+        shutil.rmtree(
+            artifacts.run_dir(paths, config) / artifacts.RUN_CHECKPOINTS, ignore_errors=True
+        )
     report = train(paths, config, strategy, max_steps=args.max_steps)
     return summary(report) if "model_dir" in report else None
 
