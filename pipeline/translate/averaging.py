@@ -99,7 +99,7 @@ def average_weights(model: keras.Model, checkpoints: Sequence[str]) -> None:
     total = [tf.zeros(v.shape, tf.float64) for v in weights.values()]
     for path in checkpoints:
         # Every weight must be in the checkpoint; its optimizer state is left unread.
-        reader.restore(path).assert_existing_objects_matched().expect_partial()
+        reader.read(path).assert_existing_objects_matched().expect_partial()
         total = [t + tf.cast(v, tf.float64) for t, v in zip(total, weights.values(), strict=True)]
     for variable, summed in zip(weights.values(), total, strict=True):
         variable.assign(tf.cast(summed / len(checkpoints), variable.dtype))
