@@ -94,6 +94,8 @@ def last_checkpoints(model_dir: Path, k: int) -> list[str]:
 def average_weights(model: keras.Model, checkpoints: Sequence[str]) -> None:
     """Set ``model``'s weights to their mean over ``checkpoints`` (the layout of the run's
     checkpoints and of ``best/``: the weights by position under ``model/``)."""
+    if not checkpoints:
+        raise ValueError("nothing to average: no checkpoints given")
     weights = indexed(model.weights)
     reader = tf.train.Checkpoint(model=weights)
     total = [tf.zeros(v.shape, tf.float64) for v in weights.values()]
