@@ -17,11 +17,14 @@
 #   make classify    label TEXT="..." (a text per line) or stdin lines with saved_models/sentiment/1
 #   make train-translate   the de->en attention translator -> runs/translate/de-en/best
 #   make bench-translate   our training throughput beside a tutorial-style Keras model
-#   make export-translator saved_models/translator/1 (raw strings in, translations out)
+#   make export-translator saved_models/translator/1 (raw strings in, translations out);
+#                    STAGE_ARGS="--average-last 5" exports the mean of the last 5 checkpoints
 #   make translate   translate TEXT="..." (a sentence per line) or stdin lines; PLOT=1 writes
 #                    attention heatmaps
 #   make bleu        greedy vs beam search on the test split -> reports/bleu.*
 #   make error-analysis    search errors vs model errors -> reports/error_analysis.*
+#   make translate-averaging  dev BLEU of the last K checkpoints averaged, K = 1, 3, 5
+#                          -> reports/translate_averaging.*
 #   make word-language     which language is a word: character BiGRU vs naive Bayes on Debian's
 #                          word lists -> reports/word_language.*, saved_models/word_language/1
 #   make all         the whole pipeline on the embedded default data
@@ -89,6 +92,7 @@ TR_MODEL       := reports/$(USER_DIR)train_translate.json  # written once runs/t
 TR_SAVED       := saved_models/$(USER_DIR)translator/1/saved_model.pb
 BLEU_REPORT    := reports/$(USER_DIR)bleu.json
 ERRORS_REPORT  := reports/$(USER_DIR)error_analysis.json
+AVERAGING_REPORT := reports/$(USER_DIR)translate_averaging.json
 # What the training stages read: the tokenize stage's encoding of the embedded data, or the
 # named run's encoding of the user's files (pipeline/userdata; DATA_ARGS are its flags).
 USER_DATA      := data/processed/$(USER_DIR)
@@ -154,7 +158,8 @@ TEXT_LINES = set -f; IFS=$$(printf '\n+'); IFS=$${IFS%+}; set -- $$TEXT
 
 .PHONY: all setup data tokenize lm lm-char gradients sample train-embeddings eval-embeddings \
 	bench-embeddings sentiment classify train-translate bench-translate export-translator \
-	translate bleu error-analysis word-language test lint clean clean-data help FORCE
+	translate bleu error-analysis translate-averaging word-language test lint clean clean-data \
+	help FORCE
 
 all: tokenize lm train-embeddings sentiment export-translator bleu error-analysis
 
@@ -268,8 +273,8 @@ bench-translate: $(TOKENIZE_STAMP)
 
 export-translator: $(TR_SAVED)
 
-$(TR_SAVED): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/export.py
-	$(PY) -m pipeline.translate.export --preset $(PRESET) $(RUN_ARGS)
+$(TR_SAVED): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/export.py pipeline/translate/averaging.py
+	$(PY) -m pipeline.translate.export --preset $(PRESET) $(RUN_ARGS) $(STAGE_ARGS)
 
 translate: $(TR_SAVED)
 	$(TEXT_LINES); for line in "$$@"; do set -- "$$@" --text="$$line"; shift; done; \
@@ -286,6 +291,12 @@ error-analysis: $(ERRORS_REPORT)
 $(ERRORS_REPORT): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/decoding.py \
 	pipeline/translate/error_analysis.py
 	$(PY) -m pipeline.translate.error_analysis --preset $(PRESET) $(RUN_ARGS) $(STAGE_ARGS)
+
+translate-averaging: $(AVERAGING_REPORT)
+
+$(AVERAGING_REPORT): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/decoding.py \
+	pipeline/translate/bleu.py pipeline/translate/averaging.py
+	$(PY) -m pipeline.translate.averaging --preset $(PRESET) $(RUN_ARGS) $(STAGE_ARGS)
 
 word-language: $(WL_REPORT)
 

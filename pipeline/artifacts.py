@@ -100,6 +100,8 @@ MODEL_WEIGHTS = "ckpt"
 MODEL_SOURCE_VOCAB = "source_vocab.txt"
 MODEL_TARGET_VOCAB = "target_vocab.txt"
 MODEL_SUBWORDS = "subwords.model"
+# Beside BEST: the run's own checkpoints (weights, optimizer, step), the last ones averaged.
+RUN_CHECKPOINTS = "ckpt"
 
 
 def run_name(config: TranslateConfig) -> str:
@@ -134,6 +136,7 @@ GRADIENTS = "gradients"  # the gradients lesson's report, and its plot beside it
 WORD_LANGUAGE = "word_language"  # the SavedModel and the report of pipeline.wordlang
 WORD_LANGUAGE_CONFUSION = "word_language_confusion.png"  # its confusion matrices, in reports/
 LSTM_VARIANTS = "lstm_variants"  # the LSTM variants lesson's report, and its plot beside it (.png)
+TRANSLATE_AVERAGING = "translate_averaging"  # dev BLEU of the averaged checkpoints
 
 
 def lm_name(level: str) -> str:

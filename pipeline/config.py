@@ -161,6 +161,8 @@ class TranslateConfig:
     max_minutes: float = 35.0  # wall-clock bound on the whole run (0: none)
     patience: int = 3  # epochs without a better dev loss before stopping
     save_every: int = 100  # steps between checkpoints
+    keep_checkpoints: int = 5  # run checkpoints kept, >= 2 (a damaged newest one falls back)
+    average_last: int = 1  # export: 1 the best dev-loss weights, K >= 2 the mean of the last K
     shuffle_buffer: int = 20_000  # training pairs in the shuffle buffer
     seed: int = 0  # random seed
 

@@ -61,6 +61,10 @@ EXPECTED = {
     "ERRORS_REPORT": artifacts.report(
         PATHS, artifacts.run_report("error_analysis", artifacts.run_of(TRAINED_TRANSLATOR))
     ),
+    "AVERAGING_REPORT": artifacts.report(
+        PATHS,
+        artifacts.run_report(artifacts.TRANSLATE_AVERAGING, artifacts.run_of(TRAINED_TRANSLATOR)),
+    ),
     # What the training stages read: the tokenize stage's stamp.
     "CORPUS_INPUT": artifacts.stamp(PATHS, "tokenize"),
     "PARALLEL_INPUT": artifacts.stamp(PATHS, "tokenize"),
@@ -128,6 +132,10 @@ def test_a_named_run_writes_below_its_own_folders(tmp_path):
         ),
         "ERRORS_REPORT": artifacts.report(
             named, artifacts.run_report("error_analysis", artifacts.run_of(trained), own)
+        ),
+        "AVERAGING_REPORT": artifacts.report(
+            named,
+            artifacts.run_report(artifacts.TRANSLATE_AVERAGING, artifacts.run_of(trained), own),
         ),
         "USER_DATA": named.processed,
         **{

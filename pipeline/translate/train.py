@@ -2,8 +2,9 @@
 
 Teacher forcing with a masked, label-smoothed cross-entropy, Adam with gradient clipping by
 global norm, and dropout, in a custom ``tf.distribute`` loop (``--strategy``). The run lives
-in ``runs/translate/<src>-<tgt>/``: checkpoints every ``save_every`` steps (a killed run
-resumes from the newest one that reads back whole when rerun), TensorBoard logs, and
+in ``runs/translate/<src>-<tgt>/``: checkpoints every ``save_every`` steps, the last
+``keep_checkpoints`` kept (a killed run resumes from the newest one that reads back whole when
+rerun; :mod:`pipeline.translate.averaging` exports their mean), TensorBoard logs, and
 ``best/``, the weights with the lowest dev loss plus everything
 :func:`pipeline.translate.load_trained` needs. Training stops
 after ``epochs`` epochs of ``steps_per_epoch`` steps, after ``patience`` epochs without a
@@ -344,7 +345,14 @@ def open_checkpoints(
     trainer: Trainer, save_root: Path
 ) -> tuple[tf.train.CheckpointManager, tf.train.CheckpointManager]:
     """The run's checkpoint managers (state, best weights), resumed from its newest intact one."""
-    manager = tf.train.CheckpointManager(trainer.checkpoint, str(save_root / "ckpt"), 2)
+    keep = trainer.config.keep_checkpoints
+    if keep < 2:
+        raise ValueError(
+            f"--keep-checkpoints {keep} is too few: keep at least 2, so that a run killed while "
+            "writing its newest checkpoint resumes from the one before it."
+        )
+    checkpoints = str(save_root / artifacts.RUN_CHECKPOINTS)
+    manager = tf.train.CheckpointManager(trainer.checkpoint, checkpoints, keep)
     best_manager = tf.train.CheckpointManager(
         trainer.weights_only, str(save_root / artifacts.BEST / artifacts.MODEL_WEIGHTS), 1
     )
@@ -640,7 +648,9 @@ def command(args: argparse.Namespace, paths: Paths, config: TranslateConfig) -> 
     strategy = make_strategy(args.strategy)  # first: multi-worker must precede other TF ops
     config = run_config(paths, config, args)
     if args.restart:
-        shutil.rmtree(artifacts.run_dir(paths, config) / "ckpt", ignore_errors=True)
+        shutil.rmtree(
+            artifacts.run_dir(paths, config) / artifacts.RUN_CHECKPOINTS, ignore_errors=True
+        )
     report = train(paths, config, strategy, max_steps=args.max_steps)
     return summary(report) if "model_dir" in report else None
 
