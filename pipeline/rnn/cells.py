@@ -31,6 +31,7 @@ import numpy as np
 from keras import ops
 
 _PACKAGE = "pipeline.rnn"
+ALL = slice(None)  # every column block of a kernel
 
 
 def _single_state(states: Any) -> Any:
@@ -102,12 +103,23 @@ class FusedCell(keras.layers.Layer):
         z = ops.matmul(inputs, self.input_kernel)
         return z if self.bias is None else z + self.bias
 
-    def _from_state(self, state: Any, blocks: slice = slice(None)) -> Any:
-        """``W_a a_{t-1}`` for the kernel's column ``blocks`` (all by default)."""
-        return ops.matmul(state, self.kernel[: self.units, blocks])
+    @property
+    def state_kernel(self) -> Any:
+        """``W_a``, the kernel's state rows."""
+        return self.kernel[: self.units]
 
-    def step(self, projected: Any, states: Any) -> tuple[Any, Any]:
-        """(output, new states) from ``projected`` = :meth:`project_inputs` of this step's input."""
+    def _from_state(self, state: Any, state_kernel: Any = None, blocks: slice = ALL) -> Any:
+        """``W_a a_{t-1}`` for the kernel's column ``blocks``."""
+        kernel = self.state_kernel if state_kernel is None else state_kernel
+        return ops.matmul(state, kernel if blocks == ALL else kernel[:, blocks])
+
+    def step(self, projected: Any, states: Any, state_kernel: Any = None) -> tuple[Any, Any]:
+        """(output, new states) from ``projected`` = :meth:`project_inputs` of this step's input.
+
+        ``state_kernel`` is :attr:`state_kernel` read once before a caller's time loop: sliced
+        from the variable inside the loop, it would be copied at every step, and its gradient
+        would be the whole kernel's at every step.
+        """
         raise NotImplementedError
 
     def call(self, inputs: Any, states: Any) -> tuple[Any, Any]:
@@ -165,8 +177,8 @@ class BasicRNNCell(FusedCell):
                 name="output_bias", shape=(self.output_units,), initializer=self.bias_initializer
             )
 
-    def step(self, projected: Any, states: Any) -> tuple[Any, Any]:
-        state = self.activation(projected + self._from_state(_single_state(states)))
+    def step(self, projected: Any, states: Any, state_kernel: Any = None) -> tuple[Any, Any]:
+        state = self.activation(projected + self._from_state(_single_state(states), state_kernel))
         if self.output_units is None:
             return state, _like(states, state)
         y = ops.matmul(state, self.output_kernel)
@@ -198,9 +210,10 @@ class SimplifiedGRUCell(FusedCell):
         super().__init__(units, **kwargs)
         self.gate_activation = keras.activations.get(gate_activation)
 
-    def step(self, projected: Any, states: Any) -> tuple[Any, Any]:
+    def step(self, projected: Any, states: Any, state_kernel: Any = None) -> tuple[Any, Any]:
         previous = _single_state(states)
-        update_z, candidate_z = ops.split(projected + self._from_state(previous), 2, axis=-1)
+        from_state = self._from_state(previous, state_kernel)
+        update_z, candidate_z = ops.split(projected + from_state, 2, axis=-1)
         update = self.gate_activation(update_z)
         memory = update * self.activation(candidate_z) + (1.0 - update) * previous
         return memory, _like(states, memory)
@@ -257,15 +270,15 @@ class GRUCell(FusedCell):
                 name="recurrent_bias", shape=(self.units,), initializer=self.bias_initializer
             )
 
-    def step(self, projected: Any, states: Any) -> tuple[Any, Any]:
+    def step(self, projected: Any, states: Any, state_kernel: Any = None) -> tuple[Any, Any]:
         previous = _single_state(states)
         gates = slice(None, 2 * self.units)
         candidate = slice(2 * self.units, None)
         if self.reset_after:  # one matmul: the candidate's recurrent part needs no Γr first
-            from_state = self._from_state(previous)
+            from_state = self._from_state(previous, state_kernel)
             gates_z = projected[:, gates] + from_state[:, gates]
         else:
-            gates_z = projected[:, gates] + self._from_state(previous, gates)
+            gates_z = projected[:, gates] + self._from_state(previous, state_kernel, gates)
         update, relevance = ops.split(self.gate_activation(gates_z), 2, axis=-1)
         if self.reset_after:  # the relevance gate scales the candidate's recurrent part
             recurrent = from_state[:, candidate]
@@ -274,7 +287,7 @@ class GRUCell(FusedCell):
             candidate_z = projected[:, candidate] + relevance * recurrent
         else:
             reset = relevance * previous
-            candidate_z = projected[:, candidate] + self._from_state(reset, candidate)
+            candidate_z = projected[:, candidate] + self._from_state(reset, state_kernel, candidate)
         memory = update * self.activation(candidate_z) + (1.0 - update) * previous
         return memory, _like(states, memory)
 
@@ -430,9 +443,12 @@ class LSTMCell(FusedCell):
             return self.gate_activation(z[name] + self.peephole_kernel[row] * memory)
         return self.gate_activation(z[name])
 
-    def step(self, projected: Any, states: Sequence[Any]) -> tuple[Any, list[Any]]:
+    def step(
+        self, projected: Any, states: Sequence[Any], state_kernel: Any = None
+    ) -> tuple[Any, list[Any]]:
         previous_output, previous_memory, *previous_gates = states
-        parts = ops.split(projected + self._from_state(previous_output), self.blocks, axis=-1)
+        from_state = self._from_state(previous_output, state_kernel)
+        parts = ops.split(projected + from_state, self.blocks, axis=-1)
         z = dict(zip(self.block_names, parts, strict=True))
         if self.gate_recurrent_kernel is not None:
             from_gates = ops.matmul(previous_gates[0], self.gate_recurrent_kernel)

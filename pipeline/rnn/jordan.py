@@ -70,9 +70,13 @@ class JordanCell(BasicRNNCell):
         """``W_x``: here the whole ``kernel``, as the fed-back rows have their own weight."""
         return self.kernel
 
-    def step(self, projected: Any, states: Any) -> tuple[Any, Any]:
-        previous_output = _single_state(states)
-        hidden = self.activation(projected + ops.matmul(previous_output, self.recurrent_kernel))
+    @property
+    def state_kernel(self) -> Any:
+        """The fed-back rows: ``recurrent_kernel``, on ``y_{t-1}``."""
+        return self.recurrent_kernel
+
+    def step(self, projected: Any, states: Any, state_kernel: Any = None) -> tuple[Any, Any]:
+        hidden = self.activation(projected + self._from_state(_single_state(states), state_kernel))
         y = ops.matmul(hidden, self.output_kernel)
         output = self.output_activation(y if self.output_bias is None else y + self.output_bias)
         return output, _like(states, output)

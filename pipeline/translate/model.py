@@ -172,17 +172,18 @@ class Translator(keras.Model):
         memory: Memory,
         memory_mask: tf.Tensor,
         sentence: tf.Tensor | None = None,
+        state_kernel: tf.Tensor | None = None,
     ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, State]:
         """One step of the recurrence: (s_t, the mapped context (R, gates*H + E), attention
         weights, new state). Row r reads sentence ``sentence[r]`` of ``memory`` (row r if
-        None)."""
+        None); ``state_kernel`` is the cell's W_a, read once before a loop."""
         keys, mask = memory.keys, memory_mask
         if sentence is not None:
             keys, mask = tf.gather(keys, sentence), tf.gather(mask, sentence)
         weights = self.attention.weights_for(state[0], keys, mask)
         mapped_context = mix_per_sentence(weights, memory.mapped_values, sentence)
         projected = input_gates + mapped_context[:, : self._gate_width]
-        output, new_state = self.decoder_cell.step(projected, list(state))
+        output, new_state = self.decoder_cell.step(projected, list(state), state_kernel)
         return output, mapped_context, weights, tuple(new_state)
 
     def _logits(
@@ -244,8 +245,12 @@ class Translator(keras.Model):
             tf.zeros([batch, tf.shape(memory_mask)[1]]),
         )
 
+        state_kernel = self.decoder_cell.state_kernel
+
         def step(carry: tuple, gates_t: tf.Tensor) -> tuple:
-            output, _, weights, new_state = self._recur(gates_t, carry[0], memory, memory_mask)
+            output, _, weights, new_state = self._recur(
+                gates_t, carry[0], memory, memory_mask, state_kernel=state_kernel
+            )
             return new_state, output, weights
 
         per_step = tf.transpose(input_gates, [1, 0, 2])  # (T, N, gates*H)
