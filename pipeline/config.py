@@ -144,7 +144,7 @@ class TranslateConfig:
     source: str = "de"  # source language feature
     target: str = "en"  # target language feature
     tokens: str = "subword"  # "subword" (the joint SentencePiece model) or "word" (per language)
-    cell: str = "keras_gru"  # encoder kind (pipeline.rnn); an LSTM kind gives an LSTM decoder
+    cell: str = "keras_gru"  # encoder and decoder cell, any pipeline.rnn kind
     encoder_layers: int = 1  # stacked bidirectional encoder layers
     embed_dim: int = 128  # token embedding size, source and target
     units: int = 256  # state size per encoder direction, and of the decoder
