@@ -86,6 +86,31 @@ def test_empty_apt_lists_tell_the_user_to_update(tmp_path, monkeypatch):
         fetch(artifact("debian"), tmp_path)
 
 
+@pytest.mark.parametrize(
+    "output",
+    ["E: Unable to locate package demo-pkg", "E: Version '1.0' for 'demo-pkg' was not found"],
+)
+def test_stale_apt_lists_are_updated_once_as_root(tmp_path, monkeypatch, output):
+    """A fresh machine's lists may hold the release only, where the pinned version is an
+    update: as root, fetching runs `apt-get update` once and tries again."""
+    monkeypatch.setattr(registry.shutil, "which", lambda tool: f"/usr/bin/{tool}")
+    monkeypatch.setattr(registry.os, "geteuid", lambda: 0)
+    calls = []
+
+    def run(cmd, cwd=None, **_):
+        calls.append(cmd)
+        updated = ["apt-get", "update", "-qq"] in calls
+        if cmd[:2] == ["apt-get", "download"] and updated:
+            (Path(cwd) / "demo-1.0.whl").write_bytes(PAYLOAD)
+            return subprocess.CompletedProcess(cmd, 0, stdout="", stderr="")
+        return subprocess.CompletedProcess(cmd, 0 if updated else 100, stdout="", stderr=output)
+
+    monkeypatch.setattr(registry.subprocess, "run", run)
+    assert fetch(artifact("debian"), tmp_path).read_bytes() == PAYLOAD
+    download, update = ["apt-get", "download"], ["apt-get", "update"]
+    assert [c[:2] for c in calls] == [download, update, download]
+
+
 def test_missing_tool_is_its_own_error(tmp_path, monkeypatch):
     monkeypatch.setattr(registry.shutil, "which", lambda tool: None)
     with pytest.raises(ToolMissingError, match="`npm` command is not installed"):

@@ -672,7 +672,12 @@ def _require_tool(artifact: Artifact) -> None:
 
 
 def _apt_lists_missing(output: str) -> bool:
-    return "Unable to locate package" in output or "Can't select" in output
+    """Whether apt-get failed for want of fresh lists: the package is unknown, or only an
+    older version is (lists of the release alone, without its -updates and -security
+    suites, know ``apt`` 2.6.1 but not the pinned 2.6.2)."""
+    return any(
+        sign in output for sign in ("Unable to locate package", "Can't select", "' was not found")
+    )
 
 
 def _run_client(artifact: Artifact, workdir: Path) -> None:
