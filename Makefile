@@ -18,7 +18,7 @@
 #   make train-translate   the de->en attention translator -> runs/translate/de-en/best
 #   make bench-translate   our training throughput beside a tutorial-style Keras model
 #   make export-translator saved_models/translator/1 (raw strings in, translations out);
-#                    STAGE_ARGS="--average-last 5" exports the mean of the last 5 checkpoints
+#                    of the mean of the last 5 checkpoints (STAGE_ARGS="--average-last K"; 1: best)
 #   make translate   translate TEXT="..." (a sentence per line) or stdin lines; PLOT=1 writes
 #                    attention heatmaps
 #   make bleu        greedy vs beam search on the test split -> reports/bleu.*
@@ -132,7 +132,7 @@ USERDATA_CODE := $(CORE_CODE) $(wildcard pipeline/userdata/*.py pipeline/text/*.
 	pipeline/stamps.py $(addprefix pipeline/data/,build.py clean.py polarity.py tfds_builders.py)
 LSTM_VARIANTS_CODE := $(LM_CODE) pipeline/lessons/__init__.py pipeline/lessons/lstm_variants.py
 DECODE_CODE   := $(TR_CODE) $(wildcard pipeline/metrics/*.py) \
-	$(addprefix pipeline/translate/,beam.py cli.py decode_bench.py) pipeline/serving.py pipeline/timing.py
+	$(addprefix pipeline/translate/,averaging.py beam.py cli.py decode_bench.py) pipeline/serving.py pipeline/timing.py
 WL_CODE       := $(CORE_CODE) $(wildcard pipeline/wordlang/*.py pipeline/rnn/*.py pipeline/text/*.py) \
 	pipeline/data/registry.py pipeline/data/archives.py pipeline/serving.py
 
@@ -273,7 +273,7 @@ bench-translate: $(TOKENIZE_STAMP)
 
 export-translator: $(TR_SAVED)
 
-$(TR_SAVED): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/export.py pipeline/translate/averaging.py
+$(TR_SAVED): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/export.py
 	$(PY) -m pipeline.translate.export --preset $(PRESET) $(RUN_ARGS) $(STAGE_ARGS)
 
 translate: $(TR_SAVED)
@@ -295,8 +295,8 @@ $(ERRORS_REPORT): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/decoding.py \
 translate-averaging: $(AVERAGING_REPORT)
 
 $(AVERAGING_REPORT): $(TR_MODEL) $(DECODE_CODE) pipeline/translate/decoding.py \
-	pipeline/translate/bleu.py pipeline/translate/averaging.py
-	$(PY) -m pipeline.translate.averaging --preset $(PRESET) $(RUN_ARGS) $(STAGE_ARGS)
+	pipeline/translate/bleu.py pipeline/translate/averaging_bleu.py
+	$(PY) -m pipeline.translate.averaging_bleu --preset $(PRESET) $(RUN_ARGS) $(STAGE_ARGS)
 
 word-language: $(WL_REPORT)
 

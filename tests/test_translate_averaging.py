@@ -1,4 +1,5 @@
-"""Checkpoint averaging (pipeline.translate.averaging) on a smoke run with five checkpoints."""
+"""Checkpoint averaging (pipeline.translate.averaging, .averaging_bleu) on a smoke run with five
+checkpoints."""
 
 from __future__ import annotations
 
@@ -17,7 +18,15 @@ from test_translate_train import write_fixture
 from pipeline import artifacts
 from pipeline.checkpoints import indexed
 from pipeline.config import PRESETS, Paths
-from pipeline.translate import averaging, export, load_trained
+from pipeline.translate import (
+    averaging,
+    averaging_bleu,
+    bleu,
+    decoding,
+    error_analysis,
+    export,
+    load_trained,
+)
 from pipeline.translate import train as stage
 from pipeline.translate.bleu import QUICK_GRID, score_bleu
 from pipeline.translate.decoding import EvalSet, Setup, translate_all
@@ -120,7 +129,7 @@ def test_too_few_checkpoints_is_a_clear_error(run: Path) -> None:
         "--save-every steps and after each epoch): train with --keep-checkpoints 6 or more "
         '(e.g. make train-translate STAGE_ARGS="--keep-checkpoints 6"; a finished run extended '
         "with more --epochs adds checkpoints), or choose --average-last 5 or fewer; "
-        "--average-last 1 exports the best dev-loss weights."
+        "--average-last 1 decodes the best dev-loss weights."
     )
     with pytest.raises(ValueError, match=r"^--average-last 0: K must be >= 1 \(1 is the best"):
         averaging.last_checkpoints(run / artifacts.BEST, 0)
@@ -182,7 +191,8 @@ def _setup(run: Path) -> Setup:
     tests = {"dev": EvalSet(SOURCES, REFERENCES), "loc_dev": EvalSet(SOURCES, REFERENCES)}
     return Setup(
         Paths(), run / artifacts.BEST, model, codec, config, tests,
-        {name: codec.encode(sources) for name in tests}, dict(averaging.DEV_SETS), False,
+        {name: codec.encode(sources) for name in tests}, dict(averaging_bleu.DEV_SETS), False,
+        tuple(averaging.last_checkpoints(run / artifacts.BEST, 1)),
     )  # fmt: skip
 
 
@@ -190,9 +200,9 @@ def test_the_measurement_writes_a_row_per_k(
     run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     setup = _setup(run)
-    monkeypatch.setattr(averaging, "load_setup", lambda args: setup)  # the dev sets above
+    monkeypatch.setattr(averaging_bleu, "load_setup", lambda args: setup)  # the dev sets above
     argv = ["--model-dir", str(run / artifacts.BEST), "--reports-dir", str(tmp_path)]
-    assert averaging.main(argv) == 0
+    assert averaging_bleu.main(argv) == 0
     report = json.loads((tmp_path / f"{artifacts.TRANSLATE_AVERAGING}.json").read_text())
     assert report["average_last"] == [1, 3, 5]
     assert [Path(p).name for p in report["checkpoints"]["5"]] == KEPT
@@ -218,20 +228,71 @@ def test_the_measurement_writes_a_row_per_k(
 def test_the_measurement_checks_the_checkpoints_before_decoding(
     run: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(averaging, "load_setup", lambda args: pytest.fail("decoded"))
+    monkeypatch.setattr(averaging_bleu, "load_setup", lambda args: pytest.fail("decoded"))
     argv = ["--model-dir", str(run / artifacts.BEST), "--reports-dir", str(tmp_path)]
-    assert averaging.main([*argv, "--average-last", "1,9"]) == 1
+    assert averaging_bleu.main([*argv, "--average-last", "1,9"]) == 1
     assert "--average-last 9 needs the run's last 9 checkpoints" in caplog.text
     assert not list(tmp_path.iterdir())
 
 
 def test_help_says_what_k_means(capsys: pytest.CaptureFixture[str]) -> None:
     for cli, meaning in (
-        (averaging, "K=1 is the best dev-loss weights, K >= 2 the mean of the run's last K"),
+        (averaging_bleu, "K=1 is the best dev-loss weights, K >= 2 the mean of the run's last K"),
         (export, "1 is the best dev-loss weights unaveraged (default: the preset's"),
+        (bleu, "1 is the best dev-loss weights unaveraged (default: the preset's"),
+        (error_analysis, "a run with fewer checkpoints than that decodes its best weights"),
     ):
         with pytest.raises(SystemExit) as stop:
             cli.main(["--help"])
         assert stop.value.code == 0
         out = " ".join(capsys.readouterr().out.split())
         assert "--average-last" in out and meaning in out
+
+
+def test_a_preset_k_the_run_cannot_meet_decodes_the_best_weights(
+    run: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    model, _, _ = load_trained(run / artifacts.BEST)
+    best = _weights(model)
+    averaging.average_weights(model, averaging.last_checkpoints(run / artifacts.BEST, 5))
+    with caplog.at_level(logging.WARNING):
+        used = averaging.restore_average(model, run / artifacts.BEST, 6, strict=False)
+    assert used == averaging.last_checkpoints(run / artifacts.BEST, 1)
+    for mine, theirs in zip(_weights(model), best, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    assert "the preset averages the last 6 checkpoints, but " in caplog.text
+    assert "holds 5 intact one(s): decoding the best dev-loss weights" in caplog.text
+    with pytest.raises(ValueError, match=r"^--average-last 6 needs the run's last 6 checkpoints"):
+        averaging.restore_average(model, run / artifacts.BEST, 6, strict=True)
+    assert [
+        Path(p).name
+        for p in averaging.restore_average(model, run / artifacts.BEST, 5, strict=False)
+    ] == KEPT
+
+
+def _bleu_report(run: Path, reports: Path, *flags: str) -> dict:
+    argv = ["--model-dir", str(run / artifacts.BEST), "--reports-dir", str(reports), "--quick"]
+    assert bleu.main([*argv, "--sets", "test", "--bench-sentences", "2", *flags]) == 0
+    return json.loads((reports / "bleu.json").read_text())
+
+
+def test_bleu_scores_the_weights_export_ships(
+    run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(decoding, "load_test_set", lambda *a, **k: EvalSet(SOURCES, REFERENCES))
+    assert PRESETS["default"].translate.average_last == 5
+    default = _bleu_report(run, tmp_path / "default")  # the preset's K, which this run meets
+    assert [Path(p).name for p in default["weights"]] == KEPT
+    text = (tmp_path / "default" / "bleu.md").read_text()
+    assert "Weights: the mean of the run's last 5 checkpoints (ckpt-4, ckpt-5, " in text
+    best = _bleu_report(run, tmp_path / "best", "--average-last", "1")
+    assert best["weights"] == averaging.last_checkpoints(run / artifacts.BEST, 1)
+    assert "Weights: the best dev-loss ones (`" in (tmp_path / "best" / "bleu.md").read_text()
+    # Each report's rows are its own weights' outputs.
+    model, codec, _ = load_trained(run / artifacts.BEST)
+    for report, k in ((best, 1), (default, 5)):
+        averaging.average_weights(model, averaging.last_checkpoints(run / artifacts.BEST, k))
+        for setting, row in zip(QUICK_GRID, report["sets"]["test"]["results"], strict=True):
+            _, hypotheses = translate_all(model, codec, codec.encode(tf.constant(SOURCES)), setting)
+            assert row["setting"] == setting.name
+            assert row["chrf"] == score_bleu(hypotheses, REFERENCES)["chrf"]

@@ -275,8 +275,13 @@ def test_evaluate_runs_a_small_grid(tiny: dict) -> None:
     assert result["significance"]["method"].startswith("sacrebleu paired bootstrap, 1000")
     batching = bleu.batching_figure(tiny["model"], source.ids, 3)
     assert batching["sentences"] == 3
-    report = {"model_dir": "m", "tokens": "word", "sets": {"test": result}, "batching": batching}
-    assert "| greedy |" in bleu.markdown(report) and "p vs greedy" in bleu.markdown(report)
+    report = {
+        "model_dir": "m", "tokens": "word", "weights": ["m/weights/ckpt-1"],
+        "sets": {"test": result}, "batching": batching,
+    }  # fmt: skip
+    text = bleu.markdown(report)
+    assert "| greedy |" in text and "p vs greedy" in text
+    assert "Weights: the best dev-loss ones (`m/weights/ckpt-1`)." in text
 
 
 def test_bench_batching(tiny: dict) -> None:
@@ -320,8 +325,12 @@ def test_error_analysis_counts_every_sentence(tiny: dict) -> None:
     assert report["correct"] == 2 and report["errors"] == 1
     assert report["search_errors"] + report["model_errors"] == 1
     assert len(report["examples"]["search"]) + len(report["examples"]["model"]) == 1
-    markdown = error_analysis.markdown({"model_dir": "m", "sets": {"test": report}})
+    averaged = [f"ckpt/ckpt-{step}" for step in (100, 200, 300)]
+    markdown = error_analysis.markdown(
+        {"model_dir": "m", "weights": averaged, "sets": {"test": report}}
+    )
     assert "Search errors vs model errors" in markdown
+    assert "Weights: the mean of the run's last 3 checkpoints (ckpt-100, ckpt-200, " in markdown
 
 
 @pytest.mark.parametrize("cli", [export, translate, bleu, error_analysis])

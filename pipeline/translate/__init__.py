@@ -5,8 +5,10 @@
 ``bench`` a throughput comparison with the tutorial-style Keras model in ``tutorial_baseline``.
 Decoding reuses the trained step: ``beam`` (greedy, beam search, scoring), ``codec``
 (strings <-> ids in the graph), ``export`` (the SavedModel), ``__main__`` (its CLI,
-``python -m pipeline.translate``, with ``heatmap``), ``decoding`` (a trained model over
-test sets), ``bleu`` (BLEU report) and ``error_analysis`` (search vs model errors).
+``python -m pipeline.translate``, with ``heatmap``), ``averaging`` (the mean of the last
+checkpoints, which all of them decode) and ``averaging_bleu`` (its dev BLEU by K),
+``decoding`` (a trained model over test sets), ``bleu`` (BLEU report) and ``error_analysis``
+(search vs model errors).
 """
 
 from pipeline.translate.model import Translator

@@ -44,6 +44,7 @@ from pipeline.translate.decoding import (
     length_sorted_batches,
     load_setup,
     translate_all,
+    weights_note,
 )
 from pipeline.translate.model import Translator
 
@@ -249,6 +250,8 @@ def markdown(report: dict[str, Any]) -> str:
             else "BLEU lc: lowercased, apostrophes unified on both sides; cased: against "
             "the references as they are."
         ),
+        "",
+        weights_note(report["weights"]),
     ]
     for name, result in report["sets"].items():
         rows = result["results"]
@@ -313,6 +316,7 @@ def command(args: argparse.Namespace, paths: Paths, _: None) -> str:
     report = {
         "model_dir": str(setup.model_dir),
         "tokens": setup.config.tokens,
+        "weights": list(setup.weights),
         "sets": sets,
         "titles": setup.titles,
         "cased_only": setup.user,

@@ -31,6 +31,26 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_average_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--average-last",
+        type=int,
+        metavar="K",
+        help="decode the mean of the weights of the run's last K checkpoints (RUN/ckpt beside "
+        "RUN/best; training keeps --keep-checkpoints of them); 1 is the best dev-loss weights "
+        "unaveraged (default: the preset's average_last, "
+        f"{PRESETS['default'].translate.average_last} for the default one; a run with fewer "
+        "checkpoints than that decodes its best weights)",
+    )
+
+
+def average_from_args(args: argparse.Namespace) -> tuple[int, bool]:
+    """K of ``--average-last``, or the preset's, and whether the user gave it."""
+    if args.average_last is not None:
+        return args.average_last, True
+    return PRESETS[args.preset].translate.average_last, False
+
+
 def model_dir_from_args(args: argparse.Namespace) -> Path:
     """``--model-dir``, or where ``make train-translate`` puts the best weights."""
     if args.model_dir:

@@ -25,8 +25,16 @@ from pipeline.config import PRESETS, Paths, TranslateConfig
 from pipeline.data.load import load
 from pipeline.stage import paths_from_args
 from pipeline.text import PAD_ID, token_counts
+from pipeline.translate.averaging import restore_average
 from pipeline.translate.beam import LengthPenalty, beam_search, greedy_decode
-from pipeline.translate.cli import USER_KIND, add_model_args, model_dir_from_args, user_corpus
+from pipeline.translate.cli import (
+    USER_KIND,
+    add_average_arg,
+    add_model_args,
+    average_from_args,
+    model_dir_from_args,
+    user_corpus,
+)
 from pipeline.translate.codec import Codec, Encoded, max_target_len
 from pipeline.translate.model import Translator
 from pipeline.translate.saved import load_trained
@@ -112,6 +120,7 @@ class Setup:
     sources: dict[str, Encoded]
     titles: dict[str, str]  # each test set's heading in the reports
     user: bool  # a named run's own text: a reference per line, scored cased
+    weights: tuple[str, ...]  # the checkpoints the model's weights are the mean of
 
 
 @dataclass(frozen=True)
@@ -144,6 +153,8 @@ def load_setup(args: argparse.Namespace) -> Setup:
         raise ValueError(f"unknown --sets {unknown}; choose from {list(corpus.splits)}")
     model_dir = model_dir_from_args(args)
     model, codec, config = load_trained(model_dir)
+    k, strict = average_from_args(args)
+    weights = tuple(restore_average(model, model_dir, k, strict=strict))
     tests, sources = {}, {}
     for name in names:
         split = TFDS_SPLIT[name]
@@ -160,11 +171,24 @@ def load_setup(args: argparse.Namespace) -> Setup:
         else f"Run {paths.run}: {name} ({config.source} -> {config.target})"
         for name in names
     }
-    return Setup(paths, model_dir, model, codec, config, tests, sources, titles, bool(paths.run))
+    return Setup(
+        paths, model_dir, model, codec, config, tests, sources, titles, bool(paths.run), weights
+    )
 
 
-def add_args(parser: argparse.ArgumentParser) -> None:
+def weights_note(weights: Sequence[str]) -> str:
+    """The reports' line saying which weights were decoded."""
+    if len(weights) == 1:
+        return f"Weights: the best dev-loss ones (`{weights[0]}`)."
+    names = ", ".join(Path(w).name for w in weights)
+    return f"Weights: the mean of the run's last {len(weights)} checkpoints ({names})."
+
+
+def add_args(parser: argparse.ArgumentParser, average: bool = True) -> None:
+    """The model's and the test sets' flags; ``average`` adds ``--average-last K``."""
     add_model_args(parser)
+    if average:
+        add_average_arg(parser)
     parser.add_argument("--limit", type=int, help="only the first N test sources (quick runs)")
     parser.add_argument(
         "--sets",

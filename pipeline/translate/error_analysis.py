@@ -37,6 +37,7 @@ from pipeline.translate.decoding import (
     load_setup,
     pad_rows,
     translate_all,
+    weights_note,
 )
 from pipeline.translate.model import Translator
 
@@ -145,7 +146,12 @@ def analyse(
 
 
 def markdown(report: dict[str, Any]) -> str:
-    lines = ["# Search errors vs model errors", "", f"Model `{report['model_dir']}`.", ""]
+    lines = [
+        "# Search errors vs model errors",
+        "",
+        f"Model `{report['model_dir']}`. {weights_note(report['weights'])}",
+        "",
+    ]
     for name, result in report["sets"].items():
         lines += [f"## {report.get('titles', TEST_SETS)[name]}", "", *_section(result)]
     return "\n".join(lines)
@@ -194,7 +200,12 @@ def command(args: argparse.Namespace, paths: Paths, _: None) -> str:
             setup.model, setup.codec.encode_target, source.ids, test.sources, test.references,
             decoded.tokens, texts, setting,
         )  # fmt: skip
-    report = {"model_dir": str(setup.model_dir), "sets": sets, "titles": setup.titles}
+    report = {
+        "model_dir": str(setup.model_dir),
+        "weights": list(setup.weights),
+        "sets": sets,
+        "titles": setup.titles,
+    }
     text = markdown(report)
     name = artifacts.run_report(
         "error_analysis", artifacts.run_of(setup.model_dir), default_run(setup.paths)

@@ -55,14 +55,19 @@ from typing import Any
 import tensorflow as tf
 
 from pipeline import artifacts
-from pipeline.config import PRESETS, Paths
+from pipeline.config import Paths
 from pipeline.io import atomic_path
 from pipeline.serving import assert_batch
 from pipeline.stage import new_parser, run_stage
 from pipeline.text import EOS_ID, PAD_ID, UNK_ID
-from pipeline.translate.averaging import average_weights, last_checkpoints
+from pipeline.translate.averaging import restore_average
 from pipeline.translate.beam import beam_search
-from pipeline.translate.cli import add_model_args, model_dir_from_args
+from pipeline.translate.cli import (
+    add_average_arg,
+    add_model_args,
+    average_from_args,
+    model_dir_from_args,
+)
 from pipeline.translate.codec import Codec, Encoded, max_target_len
 from pipeline.translate.model import Translator
 from pipeline.translate.saved import load_trained
@@ -227,15 +232,13 @@ def run(
     max_beam: int = MAX_BEAM,
     max_source_tokens: int | None = None,
     average_last: int = 1,
+    strict: bool = True,
 ) -> Path:
     """``max_source_tokens`` None keeps the codec's own limit (100 words or 160 pieces);
     ``average_last`` K >= 2 exports the mean of the run's last K checkpoints, 1 the best
-    dev-loss weights (:mod:`pipeline.translate.averaging`)."""
+    dev-loss weights (:func:`averaging.restore_average`, whose rule ``strict`` picks)."""
     model, codec, _ = load_trained(model_dir)
-    if average_last != 1:
-        checkpoints = last_checkpoints(model_dir, average_last)
-        log.info("averaging the weights of %s", ", ".join(checkpoints))
-        average_weights(model, checkpoints)
+    restore_average(model, model_dir, average_last, strict=strict)
     if max_source_tokens is not None:
         codec.max_tokens = max_source_tokens
     return export(ExportedTranslator(model, codec, max_beam), dest)
@@ -257,15 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="longer input is cut to this many units (default: 160 pieces or 100 words)",
     )
-    parser.add_argument(
-        "--average-last",
-        type=int,
-        metavar="K",
-        help="export the mean of the weights of the run's last K checkpoints (RUN/ckpt beside "
-        "RUN/best; training keeps --keep-checkpoints of them); 1 is the best dev-loss weights "
-        "unaveraged (default: the preset's average_last, "
-        f"{PRESETS['default'].translate.average_last} for the default one)",
-    )
+    add_average_arg(parser)
     return parser
 
 
@@ -273,10 +268,8 @@ def command(args: argparse.Namespace, paths: Paths, _: None) -> str:
     """Export the trained model; the SavedModel's folder is the output."""
     logging.getLogger("absl").setLevel(logging.WARNING)  # notes on renamed graph inputs
     dest = artifacts.saved_model(paths, artifacts.TRANSLATOR, args.version)
-    average_last = args.average_last
-    if average_last is None:
-        average_last = PRESETS[args.preset].translate.average_last
-    run(model_dir_from_args(args), dest, args.max_beam, args.max_source_tokens, average_last)
+    k, strict = average_from_args(args)
+    run(model_dir_from_args(args), dest, args.max_beam, args.max_source_tokens, k, strict)
     return str(dest)
 
 

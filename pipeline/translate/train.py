@@ -4,8 +4,8 @@ Teacher forcing with a masked, label-smoothed cross-entropy, Adam with gradient 
 global norm, and dropout, in a custom ``tf.distribute`` loop (``--strategy``). The run lives
 in ``runs/translate/<src>-<tgt>/``: checkpoints every ``save_every`` steps, the last
 ``keep_checkpoints`` kept (a killed run resumes from the newest one that reads back whole when
-rerun; :mod:`pipeline.translate.averaging` exports their mean), TensorBoard logs, and
-``best/``, the weights with the lowest dev loss plus everything
+rerun; decoding and export use their mean, :mod:`pipeline.translate.averaging`), TensorBoard
+logs, and ``best/``, the weights with the lowest dev loss plus everything
 :func:`pipeline.translate.load_trained` needs. Training stops
 after ``epochs`` epochs of ``steps_per_epoch`` steps, after ``patience`` epochs without a
 better dev loss (the learning rate halves after each: :mod:`pipeline.translate.schedule`), or
