@@ -162,7 +162,7 @@ class TranslateConfig:
     patience: int = 3  # epochs without a better dev loss before stopping
     save_every: int = 100  # steps between checkpoints
     keep_checkpoints: int = 5  # run checkpoints kept, >= 2 (a damaged newest one falls back)
-    average_last: int = 1  # export: 1 the best dev-loss weights, K >= 2 the mean of the last K
+    average_last: int = 5  # decoded weights: the mean of the last K checkpoints (1: best dev loss)
     shuffle_buffer: int = 20_000  # training pairs in the shuffle buffer
     seed: int = 0  # random seed
 
