@@ -119,7 +119,7 @@ def test_the_optimizer_state_is_neither_averaged_nor_needed(run: Path, tmp_path:
         np.testing.assert_array_equal(mine, theirs)
 
 
-def test_too_few_checkpoints_is_a_clear_error(run: Path) -> None:
+def test_too_few_checkpoints_is_a_clear_error(run: Path, tmp_path: Path) -> None:
     ckpt = run / artifacts.RUN_CHECKPOINTS
     with pytest.raises(ValueError) as error:
         averaging.last_checkpoints(run / artifacts.BEST, 6)
@@ -130,6 +130,13 @@ def test_too_few_checkpoints_is_a_clear_error(run: Path) -> None:
         '(e.g. make train-translate STAGE_ARGS="--keep-checkpoints 6"; a finished run extended '
         "with more --epochs adds checkpoints), or choose --average-last 5 or fewer; "
         "--average-last 1 decodes the best dev-loss weights."
+    )
+    lone = tmp_path / "lone" / artifacts.BEST  # best weights with no run checkpoints beside
+    shutil.copytree(run / artifacts.BEST, lone)
+    with pytest.raises(ValueError, match=r"holds 0 intact one\(s\)\. ") as error:
+        averaging.last_checkpoints(lone, 3)
+    assert str(error.value).endswith(
+        "adds checkpoints), or choose --average-last 1, the best dev-loss weights."
     )
     with pytest.raises(ValueError, match=r"^--average-last 0: K must be >= 1 \(1 is the best"):
         averaging.last_checkpoints(run / artifacts.BEST, 0)

@@ -80,14 +80,19 @@ def last_checkpoints(model_dir: Path, k: int) -> list[str]:
     if len(intact) == k:
         return intact
     more = f" ({damaged} more damaged)" if damaged else ""
+    choice = (
+        f"--average-last {len(intact)} or fewer; --average-last 1 decodes the best dev-loss "
+        "weights."
+        if len(intact) >= 2
+        else "--average-last 1, the best dev-loss weights."
+    )
     raise ValueError(
         f"--average-last {k} needs the run's last {k} checkpoints, but "
         f"{model_dir.parent / artifacts.RUN_CHECKPOINTS} holds {len(intact)} intact one(s)"
         f"{more}. Training keeps only the last --keep-checkpoints of them (written every "
         f"--save-every steps and after each epoch): train with --keep-checkpoints {k} or more "
         f'(e.g. make train-translate STAGE_ARGS="--keep-checkpoints {k}"; a finished run '
-        f"extended with more --epochs adds checkpoints), or choose --average-last "
-        f"{len(intact)} or fewer; --average-last 1 decodes the best dev-loss weights."
+        f"extended with more --epochs adds checkpoints), or choose {choice}"
     )
 
 
