@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import keras
@@ -14,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from fresh_process import without_pipeline
 
 from pipeline import artifacts, encode
 from pipeline.artifacts import embedding_dir
@@ -340,30 +338,16 @@ def test_smoke_run_reports_logs_and_exports(fixture_paths, smoke_report):
 
 def _classify_in_fresh_process(saved: Path, texts: list[str]) -> dict:
     """The SavedModel's outputs for ``texts`` from a process that never imports ``pipeline``."""
-    script = textwrap.dedent(
-        f"""
-        import json, sys
-        import tensorflow as tf
+    body = f"""
         clf = tf.saved_model.load({str(saved)!r})
-        texts = json.loads(sys.stdin.read())
-        out = clf.signatures["serving_default"](texts=tf.constant(texts))
-        assert not any(m == "pipeline" or m.startswith("pipeline.") for m in sys.modules)
-        print(json.dumps({{
+        out = clf.signatures["serving_default"](texts=tf.constant(json.loads(sys.stdin.read())))
+        result = {{
             "probability": out["probability"].numpy().tolist(),
             "label": out["label"].numpy().tolist(),
             "label_name": [s.decode() for s in out["label_name"].numpy()],
-        }}))
+        }}
         """
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        input=json.dumps(texts),
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(saved).parent,  # nowhere near the package
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return without_pipeline(body, cwd=Path(saved).parent, stdin=json.dumps(texts))
 
 
 def test_savedmodel_round_trip_in_fresh_process_with_bad_inputs(fixture_paths, smoke_report):

@@ -8,15 +8,13 @@ results are the same in every process and under concurrent calls.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from fresh_process import without_pipeline
 
 from pipeline.config import TranslateConfig
 from pipeline.embeddings.export import export_savedmodel
@@ -154,12 +152,8 @@ def test_sentiment_counts_known_tokens_and_keeps_its_other_outputs(loaded, saved
 
 def _run_bad_batches(saved: dict[str, Path], threads: bool) -> dict:
     """The four models' outputs for the bad batch, from a process without ``pipeline``."""
-    script = textwrap.dedent(
-        f"""
-        import json, sys
+    body = f"""
         from concurrent.futures import ThreadPoolExecutor
-        import tensorflow as tf
-        import tensorflow_text  # the translator's SentencePiece ops
 
         paths = {json.dumps({k: str(v) for k, v in saved.items()})}
         models = {{name: tf.saved_model.load(path) for name, path in paths.items()}}
@@ -182,7 +176,7 @@ def _run_bad_batches(saved: dict[str, Path], threads: bool) -> dict:
 
         lm, greedy = models["lm"], tf.constant(0.0)
         tf.random.set_seed(7)
-        out = {{
+        result = {{
             "translator": translate(),
             "translator_default": as_json(models["translator"].translate(batch)),
             "sentiment": classify(),
@@ -198,19 +192,9 @@ def _run_bad_batches(saved: dict[str, Path], threads: bool) -> dict:
         if {threads}:
             with ThreadPoolExecutor(8) as pool:
                 jobs = [pool.submit(f) for _ in range(8) for f in (translate, classify)]
-                out["threaded"] = [job.result() for job in jobs]
-        assert not any(m == "pipeline" or m.startswith("pipeline.") for m in sys.modules)
-        print(json.dumps(out))
+                result["threaded"] = [job.result() for job in jobs]
         """
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        cwd=saved["lm"].parent,  # nowhere near the package
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return without_pipeline(body, cwd=saved["lm"].parent, tensorflow_text=True)
 
 
 def test_bad_batches_in_fresh_processes_are_identical_and_thread_safe(saved):

@@ -3,7 +3,6 @@ round-trips, and a subword translator's SavedModel works in a process without ``
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 import sentencepiece as spm
 import tensorflow as tf
+from fresh_process import without_pipeline
 
 from pipeline.config import TranslateConfig
 from pipeline.text import EOS_ID, PAD_ID, subwords
@@ -135,27 +135,15 @@ def saved(model_file: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def test_subword_saved_model_in_a_fresh_process(saved: dict) -> None:
     """Raw strings in, detokenized strings out; only tensorflow_text besides TF."""
-    script = textwrap.dedent(
-        f"""
-        import json, sys
-        import tensorflow as tf
-        import tensorflow_text
+    body = f"""
         model = tf.saved_model.load({str(saved["dest"])!r})
         out = model.signatures["serving_default"](
             sentences=tf.constant({LINES!r}), beam_size=tf.constant(1), alpha=tf.constant(0.0),
             n_best=tf.constant(1), prefix=tf.constant([""] * {len(LINES)}))
-        assert not any(m == "pipeline" or m.startswith("pipeline.") for m in sys.modules)
-        print(json.dumps({{k: v.numpy().tolist() if v.dtype != tf.string else
-                          [s.decode() for s in v.numpy().ravel()] for k, v in out.items()}}))
+        result = {{k: v.numpy().tolist() if v.dtype != tf.string else
+                  [s.decode() for s in v.numpy().ravel()] for k, v in out.items()}}
         """
-    )
-    env = {**os.environ, "PYTHONPATH": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env,
-        cwd=saved["dest"].parent, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    out = without_pipeline(body, cwd=saved["dest"].parent, tensorflow_text=True)
     # Beam 1 is greedy decoding; the SavedModel's text is the codec's decoding of its ids.
     codec, model = saved["codec"], saved["model"]
     encoded = codec.encode(tf.constant(LINES))

@@ -6,17 +6,13 @@ plumbing (strings in, strings out, equal to the Python decoders), not translatio
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from fresh_process import without_pipeline
 
 from pipeline.config import TranslateConfig
 from pipeline.text import EOS_ID, Tokenizer, Vocabulary
@@ -103,28 +99,16 @@ def test_unknown_outputs_copy_the_most_attended_source_word() -> None:
 
 
 def test_saved_model_runs_without_the_pipeline_package(tiny: dict) -> None:
-    script = textwrap.dedent(
-        f"""
-        import json, sys
-        import tensorflow as tf
+    body = f"""
         model = tf.saved_model.load({str(tiny["dest"])!r})
         out = model.signatures["serving_default"](
             sentences=tf.constant({SENTENCES!r}), beam_size=tf.constant(2),
             alpha=tf.constant(0.6), n_best=tf.constant(2),
             prefix=tf.constant([""] * {len(SENTENCES)}))
         default = model.signatures["translate"](sentences=tf.constant({SENTENCES!r}))
-        assert "pipeline" not in sys.modules
-        print(json.dumps([[t.decode() for t in o["translations"].numpy()]
-                          for o in (out, default)]))
+        result = [[t.decode() for t in o["translations"].numpy()] for o in (out, default)]
         """
-    )
-    env = {**os.environ, "PYTHONPATH": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env,
-        cwd=tiny["dest"].parent, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    beam2, default = json.loads(result.stdout.strip().splitlines()[-1])
+    beam2, default = without_pipeline(body, cwd=tiny["dest"].parent)
     assert beam2 == [t.decode() for t in serve(tiny["loaded"], SENTENCES)["translations"]]
     expected = serve(tiny["loaded"], SENTENCES, beam_size=MAX_BEAM)["translations"]
     assert default == [t.decode() for t in expected]  # default beam: min(5, max_beam)

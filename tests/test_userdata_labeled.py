@@ -6,14 +6,12 @@ Every run here is a named run in tmp_path; the default pipeline's folders must s
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from fresh_process import without_pipeline
 
 from pipeline import artifacts
 from pipeline.config import PRESETS, Paths
@@ -176,29 +174,16 @@ def test_named_run_leaves_the_default_folders_alone(three):
 
 def _in_fresh_process(saved: Path, texts: list[str]) -> dict:
     """The SavedModel's outputs for ``texts`` from a process that never imports ``pipeline``."""
-    script = textwrap.dedent(
-        f"""
-        import json, sys
-        import tensorflow as tf
+    body = f"""
         clf = tf.saved_model.load({str(saved)!r})
         out = clf.signatures["serving_default"](texts=tf.constant(json.loads(sys.stdin.read())))
-        assert not any(m == "pipeline" or m.startswith("pipeline.") for m in sys.modules)
-        print(json.dumps({{
+        result = {{
             "probabilities": out["probabilities"].numpy().tolist(),
             "class_names": [s.decode() for s in out["class_names"].numpy()],
             "label_name": [s.decode() for s in out["label_name"].numpy()],
-        }}))
+        }}
         """
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        input=json.dumps(texts),
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=saved.parent,  # nowhere near the package
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return without_pipeline(body, cwd=saved.parent, stdin=json.dumps(texts))
 
 
 def test_three_class_savedmodel_in_a_fresh_process(three):

@@ -13,13 +13,11 @@ import json
 import logging
 import random
 import shutil
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 import tensorflow_datasets as tfds
+from fresh_process import without_pipeline
 from test_makefile import Make
 
 from pipeline import artifacts
@@ -309,25 +307,13 @@ def test_a_made_up_language_is_learned_almost_perfectly(trained):
 
 def test_the_exported_translator_works_in_a_process_that_never_imports_pipeline(trained):
     saved = trained / "saved_models" / "user" / "backwards" / artifacts.TRANSLATOR / "1"
-    script = textwrap.dedent(
-        f"""
-        import json, sys
-        import tensorflow as tf
-        import tensorflow_text  # registers the SentencePiece ops
+    body = f"""
         translator = tf.saved_model.load({str(saved)!r})
         out = translator.translate(tf.constant(["eht der tac sekil a llams god"]))
-        assert not any(m == "pipeline" or m.startswith("pipeline.") for m in sys.modules)
-        print(json.dumps([t.decode() for t in out["translations"].numpy()]))
+        result = [t.decode() for t in out["translations"].numpy()]
         """
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=saved.parent,  # nowhere near the package
-    )
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == ["the red cat likes a small dog"]
+    translations = without_pipeline(body, cwd=saved.parent, tensorflow_text=True)
+    assert translations == ["the red cat likes a small dog"]
 
 
 def test_make_prepares_the_run_then_trains_on_it(tmp_path):

@@ -8,9 +8,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import subprocess
-import sys
-import textwrap
 from collections import Counter
 from fractions import Fraction
 from pathlib import Path
@@ -19,6 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from fixtures_archives import make_deb
+from fresh_process import without_pipeline
 
 from pipeline.config import PRESETS, Paths
 from pipeline.data.archives import ArchiveError
@@ -278,10 +276,8 @@ PROBES = ["reading", "Zeitung", "nación", "", "   ", b"\xff\xfeab", "ing" * 200
 
 def _classify_in_fresh_process(saved: Path, words: list[str | bytes]) -> dict:
     """The export's outputs for ``words`` from a process that never imports ``pipeline``."""
-    script = textwrap.dedent(
-        f"""
-        import base64, json, sys
-        import tensorflow as tf
+    body = f"""
+        import base64
         clf = tf.saved_model.load({str(saved)!r})
         words = [base64.b64decode(w) for w in json.loads(sys.stdin.read())]
         out = clf.signatures["serving_default"](words=tf.constant(words))
@@ -291,27 +287,17 @@ def _classify_in_fresh_process(saved: Path, words: list[str | bytes]) -> dict:
             scalar = "accepted"
         except tf.errors.InvalidArgumentError as err:
             scalar = err.message
-        assert not any(m == "pipeline" or m.startswith("pipeline.") for m in sys.modules)
-        print(json.dumps({{
+        result = {{
             "probabilities": out["probabilities"].numpy().tolist(),
             "language": [s.decode() for s in out["language"].numpy()],
             "language_name": [s.decode() for s in out["language_name"].numpy()],
             "characters": out["characters"].numpy().tolist(),
             "codes": [s.decode() for s in languages["codes"].numpy()],
             "scalar": scalar,
-        }}))
+        }}
         """
-    )
     encoded = [base64.b64encode(w if isinstance(w, bytes) else w.encode()).decode() for w in words]
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        input=json.dumps(encoded),
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=saved.parent,  # nowhere near the package
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return without_pipeline(body, cwd=saved.parent, stdin=json.dumps(encoded))
 
 
 def test_the_savedmodel_answers_raw_words_in_a_fresh_process(smoke_run):
