@@ -1,13 +1,11 @@
 """Exported embeddings read back by gensim, the projector's format and plain TensorFlow."""
 
-import json
-import subprocess
-import sys
-import textwrap
+from pathlib import Path
 
 import gensim
 import numpy as np
 import pytest
+from fresh_process import without_pipeline
 
 from pipeline.embeddings.export import export_projector, export_savedmodel
 from pipeline.embeddings.keyed_vectors import KeyedVectors
@@ -57,28 +55,21 @@ def test_projector_tsvs(tmp_path):
 def test_savedmodel_in_a_fresh_process(tmp_path):
     kv = small_kv()
     dest = export_savedmodel(kv, tmp_path / "embeddings" / "1")
-    script = textwrap.dedent(
-        f"""
-        import json
-        import tensorflow as tf
+    body = f"""
         m = tf.saved_model.load({str(dest)!r})
         words = tf.constant(["King", " queen ", "CAFÉ", "nowhere"])
         served = m.signatures["serving_default"](words=words)["vectors"]
         near = m.signatures["nearest"](words=tf.constant(["king", "nowhere"]), k=tf.constant(3))
-        print(json.dumps({{
+        result = {{
             "signatures": sorted(m.signatures),
             "vectors": m.lookup(words)["vectors"].numpy().tolist(),
             "served": served.numpy().tolist(),
             "near_words": [[w.decode() for w in row] for row in near["words"].numpy()],
             "near_scores": near["scores"].numpy().tolist(),
             "all": m.nearest(words=tf.constant(["the"]), k=tf.constant(99))["words"].shape[1],
-        }}))
+        }}
         """
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    )
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    out = without_pipeline(body, cwd=Path(dest).parent)
     assert out["signatures"] == ["lookup", "nearest", "serving_default"]
     expected = np.stack([kv["king"], kv["queen"], kv["café"], np.zeros(5)])
     np.testing.assert_allclose(out["vectors"], expected, rtol=1e-6)

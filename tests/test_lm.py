@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
-import textwrap
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from fresh_process import without_pipeline
 
 from pipeline.lm import data
 from pipeline.lm.export import ExportedLM, TextCodec, export
@@ -138,15 +137,13 @@ def test_exported_model_scores_and_samples_in_a_fresh_process(coin_model, tmp_pa
     saved = export(coin_model, TextCodec(VOCAB, "word"), 10, tmp_path / "lm" / "1")
     module = ExportedLM(coin_model, TextCodec(VOCAB, "word"), 10)
     direct = module.score(tf.constant(["the cat a", "", "the dog", "the cat b"]))
-    script = textwrap.dedent(
-        f"""
-        import json, tensorflow as tf
+    body = f"""
         lm = tf.saved_model.load({str(saved)!r})
         s = lm.signatures["serving_default"](
             sentences=tf.constant(["the cat a", "", "the dog", "the cat b"])
         )
         tf.random.set_seed(0)
-        out = {{
+        result = {{
             "log_prob": s["log_prob"].numpy().tolist(),
             "tokens": s["tokens"].numpy().tolist(),
             "samples": [x.decode() for x in lm.sample(n=tf.constant(20),
@@ -154,13 +151,8 @@ def test_exported_model_scores_and_samples_in_a_fresh_process(coin_model, tmp_pa
             "greedy": [x.decode() for x in lm.sample_prefix(prefix=tf.constant("THE cat"),
                        n=tf.constant(2), temperature=tf.constant(0.0))["sentences"].numpy()],
         }}
-        print(json.dumps(out))
         """
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    )
-    out = __import__("json").loads(result.stdout.strip().splitlines()[-1])
+    out = without_pipeline(body, cwd=Path(saved).parent)
     np.testing.assert_allclose(out["log_prob"], direct["log_prob"].numpy(), rtol=1e-5)
     assert out["tokens"] == [4, 1, 3, 4]  # the cat a </s> | </s> | the <unk> </s> | ...
     # The two possible sentences share almost all the probability, about evenly.
