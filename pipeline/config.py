@@ -149,7 +149,7 @@ class TranslateConfig:
     embed_dim: int = 128  # token embedding size, source and target
     units: int = 256  # state size per encoder direction, and of the decoder
     attention_units: int = 256  # hidden size of the additive attention
-    dropout: float = 0.2  # dropout rate
+    dropout: float = 0.1  # dropout rate
     label_smoothing: float = 0.1  # probability mass the loss spreads over all target tokens
     max_len: int = 40  # training pairs with a longer side (in tokens) are dropped
     mix: str = "sentence=0.3,phrase=0.15,lexical=0.15,catalogue=0.4"  # pair shares by kind
