@@ -154,7 +154,8 @@ class TranslateConfig:
     max_len: int = 40  # training pairs with a longer side (in tokens) are dropped
     mix: str = "sentence=0.3,phrase=0.15,lexical=0.15,catalogue=0.4"  # pair shares by kind
     batch_size: int = 64  # pairs per step, over all replicas
-    learning_rate: float = 3e-3  # Adam step size at the start (halved when dev loss stalls)
+    learning_rate: float = 3e-3  # Adam step size at the start
+    lr_schedule: str = "plateau"  # "plateau": halved when dev loss stalls; "cosine": by step
     clipnorm: float = 1.0  # global gradient norm bound
     epochs: int = 60  # most epochs run
     steps_per_epoch: int = 500  # training steps between dev evaluations

@@ -157,12 +157,19 @@ def _final_weights(paths: Paths, config: object, max_steps: int | None = None) -
             if name.startswith("model/")]  # fmt: skip
 
 
+@pytest.mark.parametrize("lr_schedule", ["plateau", "cosine"])
 def test_resume_after_interrupt_matches_an_uninterrupted_run(
-    fixture_data: Path, tmp_path: Path
+    fixture_data: Path, tmp_path: Path, lr_schedule: str
 ) -> None:
-    # Dropout on: its random state is checkpointed too.
+    # Dropout on: its random state is checkpointed too; the cosine rate moves every step, so
+    # a resume that lost the optimizer's step count would take different steps.
     config = dataclasses.replace(
-        PRESETS["smoke"].translate, epochs=1, steps_per_epoch=6, save_every=2, dropout=0.2
+        PRESETS["smoke"].translate,
+        epochs=1,
+        steps_per_epoch=6,
+        save_every=2,
+        dropout=0.2,
+        lr_schedule=lr_schedule,
     )
     straight = Paths(data=fixture_data, reports=tmp_path / "a", runs=tmp_path / "a")
     expected = _final_weights(straight, config)
@@ -175,6 +182,20 @@ def test_resume_after_interrupt_matches_an_uninterrupted_run(
     got = _final_weights(resumed, config)
     for a, b in zip(expected, got, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_the_cosine_rate_follows_its_equation_at_every_epoch_end(
+    fixture_data: Path, tmp_path: Path
+) -> None:
+    config = dataclasses.replace(
+        PRESETS["smoke"].translate, epochs=3, steps_per_epoch=2, patience=3, lr_schedule="cosine"
+    )
+    report = stage.train(Paths(data=fixture_data, reports=tmp_path, runs=tmp_path), config)
+    lr0, total = config.learning_rate, config.epochs * config.steps_per_epoch
+    assert [r["step"] for r in report["history"]] == [2, 4, 6]
+    for record in report["history"]:
+        expected = lr0 * (1 + np.cos(np.pi * record["step"] / total)) / 2
+        assert record["learning_rate"] == pytest.approx(expected, rel=1e-5, abs=1e-9)
 
 
 @pytest.fixture(scope="module")

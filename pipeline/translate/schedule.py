@@ -3,12 +3,20 @@ beat the best dev loss so far, and stop after ``patience`` such epochs in a row.
 
 Pure arithmetic on plain numbers, so the rule can be read and tested apart from the training
 loop (:mod:`pipeline.translate.train`), which keeps its state in the run's checkpoints.
+
+Under ``cosine`` (``TranslateConfig.lr_schedule``) the rate instead follows
+lr(t) = lr0 * (1 + cos(pi * min(t / T, 1))) / 2 over the run's T = epochs * steps_per_epoch
+steps (Keras' ``CosineDecay``), and this rule only decides when to stop. Why: one noisy dev
+epoch halves the plateau rule's rate for good, so a time-bound run that is still improving
+can spend its second half at a rate too small to move; a decay planned to the end of the
+budget anneals once, smoothly.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
+KINDS = ("plateau", "cosine")  # how the learning rate moves: by dev loss, or by step
 DECAY = 0.5  # the learning rate's factor after an epoch without a better dev loss
 
 

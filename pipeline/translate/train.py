@@ -8,7 +8,8 @@ rerun; decoding and export use their mean, :mod:`pipeline.translate.averaging`),
 logs, and ``best/``, the weights with the lowest dev loss plus everything
 :func:`pipeline.translate.load_trained` needs. Training stops
 after ``epochs`` epochs of ``steps_per_epoch`` steps, after ``patience`` epochs without a
-better dev loss (the learning rate halves after each: :mod:`pipeline.translate.schedule`), or
+better dev loss (under the default schedule the rate halves after each, see
+:mod:`pipeline.translate.schedule` for it and the cosine one), or
 after ``max_minutes``. Writes ``reports/train_translate.json``.
 
 With ``--run NAME`` it trains on the run's own parallel text (:mod:`pipeline.userdata.parallel`),
@@ -107,6 +108,14 @@ def masked_loss(
     return tf.reduce_sum(loss), tf.reduce_sum(nll), count
 
 
+def learning_rate(config: TranslateConfig) -> float | keras.optimizers.schedules.CosineDecay:
+    """Adam's step: a number the dev-loss rule halves, or a cosine decay over the whole run."""
+    if config.lr_schedule == "cosine":
+        total_steps = config.epochs * config.steps_per_epoch
+        return keras.optimizers.schedules.CosineDecay(config.learning_rate, total_steps)
+    return config.learning_rate
+
+
 class Trainer:
     """The model, optimizer and compiled steps of one run under one strategy."""
 
@@ -121,7 +130,7 @@ class Trainer:
         self.strategy = strategy
         with strategy.scope():
             self.model = build_model(config, source_vocab_size, target_vocab_size)
-            self.optimizer = keras.optimizers.Adam(config.learning_rate)
+            self.optimizer = keras.optimizers.Adam(learning_rate(config))
             self.optimizer.build(self.model.trainable_variables)
         # Run state, saved with the weights so an interrupted run resumes where it was.
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -525,7 +534,8 @@ def evaluate_and_schedule(run: Run, epoch: Epoch) -> str:
     )  # fmt: skip
     trainer.best_dev.assign(after.best_dev)
     trainer.bad_epochs.assign(after.bad_epochs)
-    trainer.optimizer.learning_rate.assign(after.learning_rate)
+    if config.lr_schedule == "plateau":
+        trainer.optimizer.learning_rate.assign(after.learning_rate)
     if improved:
         run.best_manager.save(checkpoint_number=entry["step"])
     return f"early stop: no better dev loss for {config.patience} epochs" if stop else ""
@@ -623,7 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
         __doc__,
         TranslateConfig,
         outputs=True,
-        choices={"tokens": artifacts.UNITS, "cell": KINDS},
+        choices={"tokens": artifacts.UNITS, "cell": KINDS, "lr_schedule": schedule.KINDS},
         help={
             "mix": "shares of the training pairs by kind, e.g. sentence=0.3,phrase=0.15,"
             "lexical=0.15,catalogue=0.4 (the default); '' follows the corpus"
