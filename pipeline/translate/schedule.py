@@ -6,10 +6,10 @@ loop (:mod:`pipeline.translate.train`), which keeps its state in the run's check
 
 Under ``cosine`` (``TranslateConfig.lr_schedule``) the rate instead follows
 lr(t) = lr0 * (1 + cos(pi * min(t / T, 1))) / 2 over the run's T = epochs * steps_per_epoch
-steps (Keras' ``CosineDecay``), and this rule only decides when to stop. Why: one noisy dev
-epoch halves the plateau rule's rate for good, so a time-bound run that is still improving
-can spend its second half at a rate too small to move; a decay planned to the end of the
-budget anneals once, smoothly.
+steps (Keras' ``CosineDecay``), and this rule only decides when to stop. Why both: the
+cosine plan anneals once, smoothly, and no noisy dev epoch moves it, but it needs the run's
+length in steps in advance; the dev-loss rule needs none, so it suits a run bounded by
+wall-clock time on machines of unknown speed, the default's case.
 """
 
 from __future__ import annotations
