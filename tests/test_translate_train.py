@@ -276,6 +276,21 @@ def test_more_epochs_extend_a_finished_run_and_its_history(
         assert mine["dev_loss"] == pytest.approx(theirs["dev_loss"], abs=1e-4)
 
 
+def test_a_run_cut_by_its_time_budget_resumes_only_when_given_more_time(
+    fixture_data: Path, tmp_path: Path
+) -> None:
+    config = dataclasses.replace(
+        PRESETS["smoke"].translate, epochs=2, steps_per_epoch=3, max_minutes=1e-6
+    )
+    paths = Paths(data=fixture_data, reports=tmp_path, runs=tmp_path)
+    first = stage.train(paths, config)
+    assert first["stop_reason"].startswith("time budget") and first["steps"] == 1
+    same = stage.train(paths, config)
+    assert same["stop_reason"] == "finished" and same["steps"] == 1
+    longer = stage.train(paths, dataclasses.replace(config, max_minutes=0.0))
+    assert longer["stop_reason"] == "epochs done" and longer["steps"] == 6
+
+
 def test_nan_loss_stops_with_checkpoints_intact(
     fixture_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
