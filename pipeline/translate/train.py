@@ -545,18 +545,15 @@ def finished(run: Run) -> bool:
     """Whether a run that stopped stays stopped. A rerun with a longer time budget or more
     patience than the rule that stopped it resumes instead, as one with more epochs does."""
     trainer = run.trainer
-    if not bool(trainer.stopped):
-        return False
-    if int(trainer.bad_epochs) >= run.config.patience or run.elapsed() >= run.budget:
-        return True
-    trainer.stopped.assign(False)
-    return False
+    rule_holds = int(trainer.bad_epochs) >= run.config.patience or run.elapsed() >= run.budget
+    return bool(trainer.stopped) and rule_holds
 
 
 def train_epochs(run: Run, max_steps: int | None) -> str:
     """Epochs until one of the stopping rules holds; returns which one."""
     trainer, total_steps = run.trainer, run.config.epochs * run.config.steps_per_epoch
     stop_reason = "finished" if finished(run) else ""
+    trainer.stopped.assign(bool(stop_reason))
     while not stop_reason:
         if int(trainer.step) >= total_steps:
             return "epochs done"
