@@ -268,6 +268,52 @@ def test_evaluate_runs_a_small_grid(tiny: dict) -> None:
     assert "Weights: the best dev-loss ones (`m/weights/ckpt-1`)." in text
 
 
+def _scored(bleu_by_setting: dict[str, float]) -> dict:
+    rows = [{"setting": name, "bleu": value} for name, value in bleu_by_setting.items()]
+    best = max(bleu_by_setting, key=bleu_by_setting.__getitem__)
+    return {"results": rows, "best": best, "metric": "bleu"}
+
+
+def test_the_quoted_setting_is_the_one_best_on_dev_not_on_test() -> None:
+    sets = {
+        "test": _scored({"greedy": 5.0, "beam 5": 7.0, "beam 10": 8.0}),
+        "dev": _scored({"greedy": 4.0, "beam 5": 6.5, "beam 10": 6.0}),
+        "loc_test": _scored({"greedy": 20.0, "beam 5": 22.0}),  # its dev split not scored
+    }
+    bleu.choose_on_dev(sets)
+    chosen = sets["test"]["chosen_on_dev"]
+    assert chosen["dev_set"] == "dev" and chosen["setting"] == "beam 5"
+    assert chosen["row"]["bleu"] == 7.0
+    assert "chosen_on_dev" not in sets["dev"] and "chosen_on_dev" not in sets["loc_test"]
+    (line,) = bleu._best_lines(sets["test"])
+    assert "**beam 5**, 7.00 lowercased BLEU here" in line
+    assert "Best on this set itself: beam 10" in line
+    assert bleu._best_lines(sets["loc_test"]) == ["Best by lowercased BLEU: beam 5."]
+
+
+@pytest.mark.parametrize(
+    ("flags", "sets"),
+    [
+        ([], ("test", "loc_test", "dev", "loc_dev")),
+        (["--sets", "test"], ("test",)),
+        (["--quick"], None),
+        (["--run", "mine"], None),
+    ],
+)
+def test_make_bleu_scores_the_dev_splits_that_choose_the_quoted_settings(
+    flags: list[str], sets: tuple | None, tmp_path: Path, monkeypatch
+) -> None:
+    seen = []
+
+    def load_setup(args):
+        seen.append(args.sets)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(bleu, "load_setup", load_setup)
+    assert bleu.main(["--reports-dir", str(tmp_path), *flags]) == 1
+    assert seen == [sets]
+
+
 def test_bench_batching(tiny: dict) -> None:
     """The batching figure times the BLEU stage's own decoder, batch by batch and alone."""
     decode = decoding.decode_function(tiny["model"], Setting(2))

@@ -23,15 +23,18 @@ from pipeline.stage import comma_list, new_parser, run_stage
 from pipeline.translate.averaging import average_weights, last_checkpoints
 from pipeline.translate.bleu import QUICK_GRID, paired_test, score_bleu
 from pipeline.translate.cli import default_run, model_dir_from_args
-from pipeline.translate.decoding import Setup, add_args, corpus_of, load_setup, translate_all
+from pipeline.translate.decoding import (
+    DEV_SETS,
+    Setup,
+    add_args,
+    corpus_of,
+    load_setup,
+    translate_all,
+)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_KS = (1, 3, 5)
-DEV_SETS = {
-    "dev": "Ding dev (dictionary example sentences)",
-    "loc_dev": "Localization dev (software messages)",
-}
 
 
 def _metric(setup: Setup, name: str) -> str:

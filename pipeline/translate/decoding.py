@@ -50,6 +50,14 @@ TEST_SETS = {
     "test": "Ding test (dictionary example sentences)",
     "loc_test": "Localization test (software messages)",
 }
+# The dev sets, and each test set's dev split: where ``make bleu`` chooses the decoding
+# setting it quotes for that test set.
+DEV_SETS = {
+    "dev": "Ding dev (dictionary example sentences)",
+    "loc_dev": "Localization dev (software messages)",
+}
+DEV_OF = {"test": "dev", "loc_test": "loc_dev"}
+TITLES = {**TEST_SETS, **DEV_SETS}
 
 
 @dataclass(frozen=True)
@@ -166,7 +174,7 @@ def load_setup(args: argparse.Namespace) -> Setup:
             test = EvalSet(test.sources[: args.limit], test.references[: args.limit])
         tests[name], sources[name] = test, codec.encode(tf.constant(test.sources))
     titles = {
-        name: TEST_SETS.get(name, name)
+        name: TITLES.get(name, name)
         if not paths.run
         else f"Run {paths.run}: {name} ({config.source} -> {config.target})"
         for name in names
