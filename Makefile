@@ -21,7 +21,7 @@
 #                    of the mean of the last 5 checkpoints (STAGE_ARGS="--average-last K"; 1: best)
 #   make translate   translate TEXT="..." (a sentence per line) or stdin lines; PLOT=1 writes
 #                    attention heatmaps
-#   make bleu        greedy vs beam search on the test split -> reports/bleu.*
+#   make bleu        greedy vs beam search on the test sets, the setting chosen on dev -> reports/bleu.*
 #   make error-analysis    search errors vs model errors -> reports/error_analysis.*
 #   make translate-averaging  dev BLEU of the last K checkpoints averaged, K = 1, 3, 5
 #                          -> reports/translate_averaging.*
