@@ -285,10 +285,10 @@ def test_the_quoted_setting_is_the_one_best_on_dev_not_on_test() -> None:
     assert chosen["dev_set"] == "dev" and chosen["setting"] == "beam 5"
     assert chosen["row"]["bleu"] == 7.0
     assert "chosen_on_dev" not in sets["dev"] and "chosen_on_dev" not in sets["loc_test"]
-    (line,) = bleu._best_lines(sets["test"])
+    line = bleu._best_line(sets["test"])
     assert "**beam 5**, 7.00 lowercased BLEU here" in line
     assert "Best on this set itself: beam 10" in line
-    assert bleu._best_lines(sets["loc_test"]) == ["Best by lowercased BLEU: beam 5."]
+    assert bleu._best_line(sets["loc_test"]) == "Best by lowercased BLEU: beam 5."
 
 
 @pytest.mark.parametrize(

@@ -255,18 +255,18 @@ def _table(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _best_lines(result: dict[str, Any]) -> list[str]:
+def _best_line(result: dict[str, Any]) -> str:
     """The setting to quote (chosen on dev, when scored) and the set's own best."""
     which = "cased" if result["metric"] == "bleu_cased" else "lowercased"
     chosen = result.get("chosen_on_dev")
     if chosen is None:
-        return [f"Best by {which} BLEU: {result['best']}."]
+        return f"Best by {which} BLEU: {result['best']}."
     value = chosen["row"][result["metric"]]
-    return [
+    return (
         f"Chosen on `{chosen['dev_set']}` (its best by {which} BLEU): **{chosen['setting']}**, "
         f"{value:.2f} {which} BLEU here. Best on this set itself: {result['best']} (chosen on "
-        "the set it scores, so an optimistic figure).",
-    ]
+        "the set it scores, so an optimistic figure)."
+    )
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -303,7 +303,7 @@ def markdown(report: dict[str, Any]) -> str:
             f"(`{result['significance']['signature']}`); p < 0.05 means the setting's "
             "difference from greedy decoding is unlikely to be chance on this test set.",
             "",
-            *_best_lines(result),
+            _best_line(result),
         ]
     b, t = report["batching"], next(iter(report["sets"].values()))["bleu_timing"]
     lines += [
