@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +115,7 @@ def test_smoke_training_writes_a_reloadable_model(fixture_data: Path, tmp_path: 
     assert stage.main(_args(fixture_data, tmp_path)) == 0
     again = json.loads((tmp_path / "reports" / "train_translate.json").read_text())
     assert again["steps"] == report["steps"]
+    assert again["stop_reason"] == report["stop_reason"]
 
 
 def test_word_level_model_is_a_separate_run(fixture_data: Path, tmp_path: Path) -> None:
@@ -285,10 +287,35 @@ def test_a_run_cut_by_its_time_budget_resumes_only_when_given_more_time(
     paths = Paths(data=fixture_data, reports=tmp_path, runs=tmp_path)
     first = stage.train(paths, config)
     assert first["stop_reason"].startswith("time budget") and first["steps"] == 1
-    same = stage.train(paths, config)
-    assert same["stop_reason"] == "finished" and same["steps"] == 1
+    same = stage.train(paths, config)  # the report keeps the reason the run stopped
+    assert same["stop_reason"] == first["stop_reason"] and same["steps"] == 1
     longer = stage.train(paths, dataclasses.replace(config, max_minutes=0.0))
     assert longer["stop_reason"] == "epochs done" and longer["steps"] == 6
+
+
+@pytest.mark.parametrize(
+    ("stopped", "bad_epochs", "patience", "elapsed", "minutes", "reason"),
+    [
+        (True, 3, 3, 10.0, 35.0, "early stop: no better dev loss for 3 epochs"),
+        (True, 3, 4, 10.0, 35.0, ""),  # more patience: the run goes on
+        (True, 0, 3, 2100.0, 35.0, "time budget of 35 min used"),
+        (True, 0, 3, 2100.0, 40.0, ""),  # more time: the run goes on
+        (False, 3, 3, 2100.0, 35.0, ""),  # never stopped (killed): it resumes
+    ],
+)
+def test_a_stopped_run_reports_the_rule_that_still_holds(
+    stopped: bool, bad_epochs: int, patience: int, elapsed: float, minutes: float, reason: str
+) -> None:
+    config = dataclasses.replace(
+        PRESETS["default"].translate, patience=patience, max_minutes=minutes
+    )
+    trainer = types.SimpleNamespace(
+        stopped=tf.constant(stopped), bad_epochs=tf.constant(bad_epochs)
+    )
+    run = types.SimpleNamespace(
+        trainer=trainer, config=config, budget=minutes * 60.0, elapsed=lambda: elapsed
+    )
+    assert stage.still_stopped(run) == reason  # type: ignore[arg-type]
 
 
 def test_nan_loss_stops_with_checkpoints_intact(

@@ -54,6 +54,9 @@ log = logging.getLogger("pipeline.translate")
 STRATEGIES = ("default", "mirrored", "multi_worker")
 SUMMARY_EVERY = 20  # steps between TensorBoard points
 LOG_EVERY = 100  # steps between log lines when there is no progress bar
+# The reasons a run stops by its rules; a rerun of a stopped run reports the one that holds.
+EARLY_STOP = "early stop: no better dev loss for {patience} epochs"
+TIME_UP = "time budget of {minutes:g} min used"
 
 
 class NonFiniteLossError(RuntimeError):
@@ -538,21 +541,27 @@ def evaluate_and_schedule(run: Run, epoch: Epoch) -> str:
         trainer.optimizer.learning_rate.assign(after.learning_rate)
     if improved:
         run.best_manager.save(checkpoint_number=entry["step"])
-    return f"early stop: no better dev loss for {config.patience} epochs" if stop else ""
+    return EARLY_STOP.format(patience=config.patience) if stop else ""
 
 
-def finished(run: Run) -> bool:
-    """Whether a run that stopped stays stopped. A rerun with a longer time budget or more
-    patience than the rule that stopped it resumes instead, as one with more epochs does."""
-    trainer = run.trainer
-    rule_holds = int(trainer.bad_epochs) >= run.config.patience or run.elapsed() >= run.budget
-    return bool(trainer.stopped) and rule_holds
+def still_stopped(run: Run) -> str:
+    """Why a run that stopped stays stopped, or ``""``: the rule that stopped it, if it still
+    holds. A rerun with a longer time budget or more patience resumes instead, as one with more
+    epochs does; one that stays stopped reports the same reason its run ended with."""
+    trainer, config = run.trainer, run.config
+    if not bool(trainer.stopped):
+        return ""
+    if int(trainer.bad_epochs) >= config.patience:
+        return EARLY_STOP.format(patience=config.patience)
+    if run.elapsed() >= run.budget:
+        return TIME_UP.format(minutes=config.max_minutes)
+    return ""
 
 
 def train_epochs(run: Run, max_steps: int | None) -> str:
     """Epochs until one of the stopping rules holds; returns which one."""
     trainer, total_steps = run.trainer, run.config.epochs * run.config.steps_per_epoch
-    stop_reason = "finished" if finished(run) else ""
+    stop_reason = still_stopped(run)
     trainer.stopped.assign(bool(stop_reason))
     while not stop_reason:
         if int(trainer.step) >= total_steps:
@@ -563,7 +572,7 @@ def train_epochs(run: Run, max_steps: int | None) -> str:
             return f"max_steps {max_steps} reached"
         stop_reason = evaluate_and_schedule(run, epoch)
         if epoch.cut_short == "time" and not stop_reason:
-            stop_reason = f"time budget of {run.config.max_minutes:g} min used"
+            stop_reason = TIME_UP.format(minutes=run.config.max_minutes)
         if stop_reason:
             trainer.stopped.assign(True)
         run.save(0.0, 0.0)
